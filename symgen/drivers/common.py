@@ -1,0 +1,78 @@
+"""Shared conventions of the compiled solver drivers.
+
+Model kernels reach the drivers as Numba first-class functions (``cfunc`` objects or
+any object with Numba's wrapper-address protocol).  Every kernel has the C signature::
+
+    void kernel(double t, const double *y, const double *p, double *out)
+
+* ``rhs``  writes ``out[i] = f_i(t, y, p)`` for ``i < n``.
+* ``jac``  writes the dense Jacobian row-major: ``out[i*n + j] = d f_i / d y_j``.
+* ``jacv`` writes the values of the sparse Jacobian in the order of its static CSR
+  pattern (``indptr``, ``indices``) that the driver receives as arrays.
+
+Drivers are ``@njit(cache=True)`` functions compiled once per signature and reused by
+every model, so a new model costs only its own kernels' compilation.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+
+__all__ = [
+    "KERNEL_SIG", "KERNEL_TYPE", "SUCCESS", "MAX_STEPS", "STEP_UNDERFLOW", "NONFINITE",
+    "STIFF_DETECTED", "NEWTON_FAILED", "SINGULAR", "MESSAGES", "STAT_NAMES", "N_STATS",
+    "ST_STEPS", "ST_ACCEPTED", "ST_REJECTED", "ST_NFEV", "ST_NJEV", "ST_NLU",
+    "ST_NNEWTON", "ST_NSOLVE", "grow_rows", "grow_vec",
+]
+
+_f64p = types.CPointer(types.float64)
+#: Numba signature of every model kernel: ``void(t, y*, p*, out*)``.
+KERNEL_SIG = types.void(types.float64, _f64p, _f64p, _f64p)
+#: First-class function type the drivers accept for a kernel argument.
+KERNEL_TYPE = types.FunctionType(KERNEL_SIG)
+
+# ---- status codes returned by every driver ---------------------------------------
+SUCCESS = 0          # reached the end of the time span
+MAX_STEPS = 1        # gave up after max_steps steps
+STEP_UNDERFLOW = 2   # step size fell below the floating-point resolution of t
+NONFINITE = 3        # the RHS (or Jacobian) produced NaN/Inf that step rejection could not cure
+STIFF_DETECTED = 4   # explicit method stopped because the problem looks stiff (method="auto")
+NEWTON_FAILED = 5    # the implicit method's Newton iteration failed repeatedly
+SINGULAR = 6         # the Newton matrix was singular repeatedly
+
+MESSAGES = {
+    SUCCESS: "the solver reached the end of the time span",
+    MAX_STEPS: "maximum number of steps reached",
+    STEP_UNDERFLOW: "step size became too small",
+    NONFINITE: "non-finite values (NaN/Inf) in the right-hand side",
+    STIFF_DETECTED: "problem detected as stiff",
+    NEWTON_FAILED: "Newton iteration failed to converge at the smallest step size",
+    SINGULAR: "Newton matrix singular",
+}
+
+# ---- layout of the int64 stats array every driver returns ------------------------
+ST_STEPS, ST_ACCEPTED, ST_REJECTED, ST_NFEV, ST_NJEV, ST_NLU, ST_NNEWTON, ST_NSOLVE = range(8)
+N_STATS = 8
+STAT_NAMES = ("steps", "accepted", "rejected", "nfev", "njev", "nlu", "newton_iters", "linear_solves")
+
+
+@njit(cache=True)
+def grow_rows(a, nrows):
+    """Return a copy of 2-D ``a`` with room for at least ``nrows`` rows."""
+    cap = a.shape[0]
+    while cap < nrows:
+        cap = 2 * cap + 1
+    b = np.empty((cap, a.shape[1]), dtype=a.dtype)
+    b[: a.shape[0]] = a
+    return b
+
+
+@njit(cache=True)
+def grow_vec(a, n):
+    """Return a copy of 1-D ``a`` with room for at least ``n`` entries."""
+    cap = a.shape[0]
+    while cap < n:
+        cap = 2 * cap + 1
+    b = np.empty(cap, dtype=a.dtype)
+    b[: a.shape[0]] = a
+    return b

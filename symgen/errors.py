@@ -1,0 +1,72 @@
+"""One error hierarchy for symgen.
+
+Every error raised for bad user input is a :class:`SymgenError` subclass whose message
+names the equation and the symbol at fault where there is one.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "SymgenError", "ModelError", "UndeclaredSymbolError", "MissingEquationError",
+    "DuplicateEquationError", "MissingValueError", "NonFiniteValueError",
+    "UnsupportedFunctionError", "BackendError", "SolverError",
+]
+
+
+class SymgenError(Exception):
+    """Base class of every error symgen raises on purpose.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong, in words.
+    equation : str, optional
+        The equation at fault (its printed form or label).
+    symbol : str, optional
+        The symbol at fault.
+    """
+
+    def __init__(self, message: str, *, equation: str | None = None, symbol: str | None = None):
+        self.equation = equation
+        self.symbol = symbol
+        parts = [message]
+        if equation is not None:
+            parts.append(f"in equation: {equation}")
+        if symbol is not None:
+            parts.append(f"symbol: {symbol}")
+        super().__init__("; ".join(parts))
+
+
+class ModelError(SymgenError):
+    """The declared model is malformed."""
+
+
+class UndeclaredSymbolError(ModelError):
+    """An equation uses a symbol that is neither a state, a parameter, an input nor time."""
+
+
+class MissingEquationError(ModelError):
+    """A declared state has no differential equation."""
+
+
+class DuplicateEquationError(ModelError):
+    """A state has more than one differential equation."""
+
+
+class MissingValueError(SymgenError):
+    """An initial value or parameter value was not supplied."""
+
+
+class NonFiniteValueError(SymgenError):
+    """An initial value or parameter value is NaN or infinite."""
+
+
+class UnsupportedFunctionError(ModelError):
+    """An expression uses a function no backend can emit."""
+
+
+class BackendError(SymgenError):
+    """Code generation or compilation failed in a backend."""
+
+
+class SolverError(SymgenError):
+    """Bad solver options (unknown method, bad tolerances, bad time span)."""
