@@ -1,0 +1,26 @@
+"""Code emitters, registered in one table (imported as ``symgen.backends``)."""
+from __future__ import annotations
+
+from symgen.errors import BackendError
+
+__all__ = ["BACKENDS", "get_backend"]
+
+
+def _numba():
+    from .numba.backend import NumbaBackend
+    return NumbaBackend()
+
+
+#: name -> factory of a backend object with ``emit(kset, key, version)`` and ``build(source, dir)``
+BACKENDS = {
+    "numba": _numba,
+}
+
+
+def get_backend(name: str):
+    """Return the backend registered under ``name``."""
+    try:
+        factory = BACKENDS[name]
+    except KeyError:
+        raise BackendError(f"unknown backend {name!r}; available: {sorted(BACKENDS)}") from None
+    return factory()

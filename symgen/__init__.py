@@ -1,1 +1,22 @@
-from .errors import *  # noqa
+"""symgen: symbolic models -> simplified, differentiated, compiled kernels and solvers.
+
+>>> import symgen as sg
+>>> t = sg.time()
+>>> x = sg.states("x")
+>>> k = sg.params("k")
+>>> model = sg.compile(sg.ODESystem([sg.D(x) == -k * x], t, name="decay"))  # doctest: +SKIP
+>>> sol = model.solve({x: 1.0}, (0, 1), params={k: 2.0})                    # doctest: +SKIP
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .dsl.symbols import D, params, states, time
+from .dsl.system import ODESystem
+from .errors import *  # noqa: F401,F403
+from .errors import __all__ as _errors_all
+from .pipeline import compile, run_pipeline
+from .show import report, show
+
+__all__ = ["__version__", "time", "states", "params", "D", "ODESystem", "compile", "run_pipeline",
+           "show", "report", *_errors_all]

@@ -1,0 +1,83 @@
+"""Content-hash disk cache of compiled models.
+
+The key hashes the declared model (its exact SymPy structure), the compile options,
+the versions of symgen, SymPy, Numba and llvmlite, and the source of symgen's own
+code generators, so any change that could change the generated code changes the key.
+A cache entry is a directory holding the generated module, Numba's cache of its
+machine code and ``manifest.json`` (names, shapes, sparsity, op counts, timings).
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import sympy as sp
+
+from .ir.problem import Problem
+
+__all__ = ["cache_root", "model_key", "entry_dir", "read_manifest", "write_manifest"]
+
+
+def cache_root() -> Path:
+    """``$SYMGEN_CACHE_DIR`` or ``~/.cache/symgen``."""
+    root = os.environ.get("SYMGEN_CACHE_DIR")
+    return Path(root) if root else Path.home() / ".cache" / "symgen"
+
+
+@functools.lru_cache(maxsize=1)
+def _generator_fingerprint() -> str:
+    import llvmlite
+    import numba
+
+    from . import __version__
+    h = hashlib.sha256()
+    h.update(f"{__version__}|{sp.__version__}|{numba.__version__}|{llvmlite.__version__}".encode())
+    pkg = Path(__file__).resolve().parent
+    roots = [pkg]
+    try:
+        from . import backends, templates
+        roots += [Path(backends.__file__).parent, Path(templates.__file__).parent]
+    except ImportError:  # pragma: no cover
+        pass
+    for root in roots:
+        for f in sorted(root.rglob("*")):
+            if f.suffix in (".py", ".j2") and "__pycache__" not in f.parts:
+                h.update(f.name.encode())
+                h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def model_key(problem: Problem, options: dict) -> str:
+    """Content hash of a problem and the options that shape its generated code."""
+    h = hashlib.sha256()
+    h.update(_generator_fingerprint().encode())
+    h.update(json.dumps({k: repr(v) for k, v in sorted(options.items())}).encode())
+    for part in (problem.t, problem.states, problem.params, problem.rhs):
+        h.update(sp.srepr(part).encode())
+        h.update(b"\0")
+    for name, e in problem.observed:
+        h.update(name.encode() + b"=" + sp.srepr(e).encode() + b"\0")
+    return h.hexdigest()
+
+
+def entry_dir(key: str) -> Path:
+    return cache_root() / key[:2] / key
+
+
+def read_manifest(key: str) -> dict | None:
+    path = entry_dir(key) / "manifest.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_manifest(key: str, manifest: dict) -> None:
+    d = entry_dir(key)
+    d.mkdir(parents=True, exist_ok=True)
+    tmp = d / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    tmp.replace(d / "manifest.json")

@@ -1,0 +1,35 @@
+"""Small compiled helpers that call model kernels from Python or over many points."""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["call_kernel", "call_residual", "kernel_over_points"]
+
+
+@njit(cache=True)
+def call_kernel(f, t, y, p, out):
+    """``f(t, y, p, out)`` for contiguous float64 arrays."""
+    f(t, y.ctypes, p.ctypes, out.ctypes)
+
+
+@njit(cache=True)
+def call_residual(f, t, y, yp, p, out):
+    """Residual kernel ``F(t, y, yp, p, out)``."""
+    f(t, y.ctypes, yp.ctypes, p.ctypes, out.ctypes)
+
+
+@njit(cache=True)
+def kernel_over_points(f, ts, ys, p, nout):
+    """Evaluate ``f`` at every ``(ts[k], ys[k])``; returns ``float64[len(ts), nout]``."""
+    m = ts.shape[0]
+    out = np.empty((m, nout))
+    y = np.empty(ys.shape[1])
+    buf = np.empty(max(nout, 1))
+    for k in range(m):
+        for i in range(ys.shape[1]):
+            y[i] = ys[k, i]
+        f(ts[k], y.ctypes, p.ctypes, buf.ctypes)
+        for i in range(nout):
+            out[k, i] = buf[i]
+    return out

@@ -1,0 +1,43 @@
+"""lower: System -> KernelSet (common subexpression elimination, power lowering)."""
+from __future__ import annotations
+
+import sympy as sp
+
+from ..ir.kernels import KERNEL_ARGS, RESIDUAL_ARGS, Assign, Kernel, KernelSet
+from ..ir.system import System
+from ..rewrite import lower as lower_expr
+
+__all__ = ["lower", "make_kernel"]
+
+
+def make_kernel(name: str, outputs, out_size: int, *, zero_fill: bool = False,
+                args=KERNEL_ARGS) -> Kernel:
+    """CSE a list of ``(index, expr)`` outputs into one straight-line kernel."""
+    idx = [i for i, _ in outputs]
+    exprs = [e for _, e in outputs]
+    temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("c", cls=sp.Dummy), order="none")
+    body = tuple(Assign(s, lower_expr(e)) for s, e in temps)
+    outs = tuple((i, lower_expr(e)) for i, e in zip(idx, reduced))
+    return Kernel(name, tuple(args), body, outs, out_size, zero_fill)
+
+
+def lower(system: System) -> KernelSet:
+    """Build every kernel the drivers and the user API need."""
+    pb = system.problem
+    n, m = pb.n, len(pb.params)
+    rhs = list(enumerate(pb.rhs))
+    jac_dense = [(i * n + j, v) for (k, i, j), v in zip(system.jac.entries(), system.jac_values)]
+    pjac_dense = [(i * m + j, v) for (k, i, j), v in zip(system.pjac.entries(), system.pjac_values)]
+    yp = tuple(sp.Dummy(f"yp{i}", real=True) for i in range(n))
+    residual = [(i, yp[i] - f) for i, f in enumerate(pb.rhs)]
+    obs = [(i, e) for i, (_, e) in enumerate(pb.observed)]
+    kernels = (
+        make_kernel("rhs", rhs, n),
+        make_kernel("jac", jac_dense, n * n, zero_fill=True),
+        make_kernel("jac_values", list(enumerate(system.jac_values)), system.jac.nnz),
+        make_kernel("pjac", pjac_dense, n * m, zero_fill=True),
+        make_kernel("dfdt", list(enumerate(system.dfdt)), n),
+        make_kernel("observed", obs, len(obs)),
+        make_kernel("residual", residual, n, args=RESIDUAL_ARGS),
+    )
+    return KernelSet(pb, kernels, system.jac, system.pjac, yp)

@@ -1,0 +1,66 @@
+"""The pipeline's passes, one per arrow of the design table."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..ir.kernels import KernelSet
+from ..ir.problem import Problem
+from ..ir.source import Source
+from ..ir.system import System
+from .derive import derive
+from .lower import lower
+from .manager import PassContext, timed_pass
+from .verify import verify_kernels, verify_problem, verify_source, verify_system
+
+__all__ = ["declare_pass", "simplify_pass", "derive_pass", "lower_pass", "emit_pass", "build_pass"]
+
+
+@timed_pass("declare", verifier=verify_problem)
+def declare_pass(system, ctx: PassContext) -> Problem:
+    from ..dsl.system import declare
+    return system if isinstance(system, Problem) else declare(system)
+
+
+@timed_pass("simplify", optional=True, verifier=verify_problem)
+def simplify_pass(pb: Problem, ctx: PassContext) -> Problem:
+    from ..rewrite import op_counts, simplify_with_stats
+    phases = ctx.options.get("phases")
+    kw = {} if phases is None else {"phases": tuple(phases)}
+    fired: dict = {}
+    rhs, obs = [], []
+    for e in pb.rhs:
+        new, stats = simplify_with_stats(e, **kw)
+        rhs.append(new)
+        for k, v in dict(stats).items():
+            fired[k] = fired.get(k, 0) + v
+    for _, e in pb.observed:
+        new, _ = simplify_with_stats(e, **kw)
+        obs.append(new)
+    ctx.notes["ops_declared"] = op_counts(list(pb.rhs))
+    ctx.notes["ops_simplified"] = op_counts(rhs)
+    ctx.notes["rules_fired"] = fired
+    return pb.with_exprs(rhs, obs)
+
+
+@timed_pass("derive", verifier=verify_system)
+def derive_pass(pb: Problem, ctx: PassContext) -> System:
+    return derive(pb)
+
+
+@timed_pass("lower", verifier=verify_kernels)
+def lower_pass(system: System, ctx: PassContext) -> KernelSet:
+    from ..rewrite import op_counts
+    ks = lower(system)
+    ctx.notes["ops_kernels"] = {k.name: op_counts(k.ops())["total"] for k in ks.kernels}
+    return ks
+
+
+@timed_pass("emit", verifier=verify_source)
+def emit_pass(ks: KernelSet, ctx: PassContext) -> Source:
+    from .. import __version__
+    return ctx.options["backend_obj"].emit(ks, ctx.options["key"], __version__)
+
+
+@timed_pass("build")
+def build_pass(src: Source, ctx: PassContext):
+    return ctx.options["backend_obj"].build(src, Path(ctx.options["directory"]))

@@ -1,0 +1,117 @@
+"""The pipeline: one straight line, one IR type per arrow.
+
+::
+
+    declare   user objects -> Problem
+    simplify  Problem      -> Problem    (rewrite rules in phases, cost model)
+    derive    Problem      -> System     (sparse Jacobian, df/dp, df/dt)
+    lower     System       -> KernelSet  (CSE, power lowering)
+    emit      KernelSet    -> Source     (printer + Jinja2 scaffold)
+    build     Source       -> module     (Numba, content-hash disk cache)
+    assemble  module       -> CompiledModel
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .backends import get_backend
+from .cache import entry_dir, model_key, read_manifest, write_manifest
+from .ir.source import Source
+from .passes.manager import PassContext
+from .passes.stages import (build_pass, declare_pass, derive_pass, emit_pass, lower_pass,
+                            simplify_pass)
+
+__all__ = ["PipelineResult", "run_pipeline", "compile"]
+
+#: options that change generated code (and therefore the cache key)
+_CODE_OPTIONS = ("backend", "phases", "disable")
+
+
+@dataclass
+class PipelineResult:
+    """Every intermediate of one pipeline run."""
+
+    irs: dict
+    module: object
+    key: str
+    timings: dict
+    notes: dict = field(default_factory=dict)
+
+
+def _options(backend: str, options: dict) -> dict:
+    opts = {"backend": backend, **options}
+    return {k: opts[k] for k in _CODE_OPTIONS if k in opts}
+
+
+def run_pipeline(system, *, backend: str = "numba", **options) -> PipelineResult:
+    """Run every stage on ``system`` (an ``ODESystem`` or a ``Problem``)."""
+    ctx = PassContext.from_env(_options(backend, options))
+    problem = declare_pass(system, ctx)
+    key = model_key(problem, ctx.options)
+    ctx.options.update(key=key, directory=str(entry_dir(key)), backend_obj=get_backend(backend))
+    simplified = simplify_pass(problem, ctx)
+    derived = derive_pass(simplified, ctx)
+    kernels = lower_pass(derived, ctx)
+    source = emit_pass(kernels, ctx)
+    module = build_pass(source, ctx)
+    irs = {"problem": problem, "simplified": simplified, "system": derived, "kernels": kernels,
+           "source": source}
+    return PipelineResult(irs, module, key, dict(ctx.timings), dict(ctx.notes))
+
+
+def _manifest(res: PipelineResult, backend: str) -> dict:
+    from . import __version__
+    pb, sysir, src = res.irs["problem"], res.irs["system"], res.irs["source"]
+    return {
+        "key": res.key, "name": pb.name, "backend": backend, "symgen_version": __version__,
+        "states": [str(s) for s in pb.states], "params": [str(s) for s in pb.params],
+        "observed": [name for name, _ in pb.observed],
+        "jac": {"shape": [sysir.jac.nrows, sysir.jac.ncols], "indptr": list(sysir.jac.indptr),
+                "indices": list(sysir.jac.indices)},
+        "pjac": {"shape": [sysir.pjac.nrows, sysir.pjac.ncols], "indptr": list(sysir.pjac.indptr),
+                 "indices": list(sysir.pjac.indices)},
+        "timings": res.timings, "notes": res.notes,
+        "kernels": {name: text for name, text in src.kernels},
+    }
+
+
+def compile(system, *, backend: str = "numba", cache: bool = True, **options):
+    """Compile a model ahead of time (or load it from the disk cache).
+
+    Parameters
+    ----------
+    system : ODESystem
+        The declared model.
+    backend : str
+        A name registered in ``symgen.backends.BACKENDS``.
+    cache : bool
+        Reuse a cached build of the same model and options (a second process then
+        compiles nothing).
+    **options
+        ``phases`` (rewrite phases), ``disable`` (pass names to skip).
+
+    Returns
+    -------
+    CompiledModel
+    """
+    from .model import CompiledModel
+    t0 = time.perf_counter()
+    opts = _options(backend, options)
+    ctx = PassContext.from_env(opts)
+    problem = declare_pass(system, ctx)
+    key = model_key(problem, opts)
+    manifest = read_manifest(key) if cache else None
+    if manifest is not None and (entry_dir(key) / "kernels.py").exists():
+        text = (entry_dir(key) / "kernels.py").read_text()
+        src = Source(backend, key, text, tuple(manifest["kernels"].items()))
+        module = get_backend(backend).build(src, Path(entry_dir(key)))
+        irs = {"problem": problem, "source": src}
+        return CompiledModel(problem, module, manifest, irs, cached=True,
+                             load_seconds=time.perf_counter() - t0)
+    res = run_pipeline(problem, backend=backend, **options)
+    manifest = _manifest(res, backend)
+    write_manifest(key, manifest)
+    return CompiledModel(problem, res.module, manifest, res.irs, cached=False,
+                         load_seconds=time.perf_counter() - t0)

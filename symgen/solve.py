@@ -1,0 +1,119 @@
+"""Solve: validate inputs, call the compiled drivers, assemble a Solution."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .drivers import common as C
+from .errors import SolverError
+from .solution import Solution
+
+__all__ = ["solve", "METHODS"]
+
+METHODS = {"auto": "auto", "dopri5": "dopri5", "rk45": "dopri5", "explicit": "dopri5",
+           "radau5": "radau5", "radau": "radau5", "stiff": "radau5"}
+
+
+def _drivers():
+    from .drivers.dopri5 import dopri5, dopri5_dense_eval
+    from .drivers.radau5 import radau5, radau5_dense_eval
+    return dopri5, dopri5_dense_eval, radau5, radau5_dense_eval
+
+
+def _check_options(model, t_span, method, rtol, atol, t_eval, max_steps):
+    if method not in METHODS:
+        raise SolverError(f"unknown method {method!r}; choose one of {sorted(METHODS)}")
+    try:
+        t0, tf = (float(v) for v in t_span)
+    except (TypeError, ValueError):
+        raise SolverError(f"t_span must be two numbers, got {t_span!r}") from None
+    if not (math.isfinite(t0) and math.isfinite(tf)) or t0 == tf:
+        raise SolverError(f"t_span must be two different finite times, got {t_span!r}")
+    if not (rtol > 0 and math.isfinite(rtol)):
+        raise SolverError(f"rtol must be positive and finite, got {rtol!r}")
+    n = len(model.states)
+    if isinstance(atol, dict):
+        a = np.full(n, np.nan)
+        for k, v in atol.items():
+            i = model._state_index(k)
+            if i is None:
+                raise SolverError("atol given for an unknown state", symbol=str(k))
+            a[i] = float(v)
+        if np.isnan(a).any():
+            raise SolverError("atol dict must give every state", symbol=str(model.states[int(np.flatnonzero(np.isnan(a))[0])]))
+    else:
+        a = np.broadcast_to(np.asarray(atol, dtype=float), (n,)).copy()
+    if not np.all((a >= 0) & np.isfinite(a)):
+        raise SolverError("atol must be finite and non-negative")
+    if t_eval is None:
+        te = np.empty(0)
+    else:
+        te = np.ascontiguousarray(np.atleast_1d(np.asarray(t_eval, dtype=float)))
+        d = np.sign(tf - t0)
+        if te.size and (np.any(d * np.diff(te) < 0) or d * (te[0] - t0) < 0 or d * (tf - te[-1]) < 0):
+            raise SolverError("t_eval must be sorted in the direction of integration and lie inside t_span")
+    if int(max_steps) < 1:
+        raise SolverError("max_steps must be at least 1")
+    return t0, tf, np.ascontiguousarray(a), te
+
+
+def solve(model, y0, t_span, params, *, method, rtol, atol, t_eval, dense, max_steps,
+          first_step, max_step) -> Solution:
+    """See :meth:`CompiledModel.solve`."""
+    t0, tf, atol_v, te = _check_options(model, t_span, method, rtol, atol, t_eval, max_steps)
+    y = model.initial_vector(y0)
+    p = model.param_vector(params)
+    if p.size == 0:
+        p = np.zeros(1)
+    dopri5, dopri5_eval, radau5, radau5_eval = _drivers()
+    k = model.kernels
+    meth = METHODS[method]
+    want_dense = bool(dense)
+    segments, ts_parts, ys_parts, ye_parts = [], [], [], []
+    stats = np.zeros(C.N_STATS, dtype=np.int64)
+    used = []
+    steps_left = int(max_steps)
+    if meth in ("auto", "dopri5"):
+        status, t_r, ts, ys, cf, ye, ne, st = dopri5(
+            k.rhs, t0, tf, y, p, float(rtol), atol_v, float(first_step), float(max_step),
+            steps_left, te, want_dense, meth == "auto")
+        used.append("dopri5")
+        stats += st
+        ts_parts.append(ts)
+        ys_parts.append(ys)
+        ye_parts.append(ye[:ne])
+        if want_dense:
+            segments.append((dopri5_eval, ts, cf))
+        steps_left -= int(st[C.ST_STEPS])
+        if status == C.STIFF_DETECTED:
+            y, t0, te = np.ascontiguousarray(ys[-1]), t_r, te[ne:]
+            meth = "radau5"
+    if meth == "radau5":
+        status, t_r, ts, ys, cf, ye, ne, st = radau5(
+            k.rhs, k.jac, t0, tf, y, p, float(rtol), atol_v, float(first_step) if not used else 0.0,
+            float(max_step), max(steps_left, 1), te, want_dense)
+        used.append("radau5")
+        stats += st
+        if want_dense:
+            segments.append((radau5_eval, ts, cf))
+        if ts_parts:  # continuing after the explicit segment: drop the repeated switch point
+            ts, ys = ts[1:], ys[1:]
+        ts_parts.append(ts)
+        ys_parts.append(ys)
+        ye_parts.append(ye[:ne])
+    ts_all = np.concatenate(ts_parts)
+    ys_all = np.concatenate(ys_parts, axis=0)
+    if te.size or t_eval is not None:
+        ye_all = np.concatenate(ye_parts, axis=0) if ye_parts else np.empty((0, y.size))
+        t_out = np.asarray(t_eval, dtype=float)[: ye_all.shape[0]]
+        y_out = ye_all.T
+    else:
+        t_out, y_out = ts_all, ys_all.T
+    status = int(status)
+    message = C.MESSAGES.get(status, f"unknown status {status}")
+    if status != C.SUCCESS:
+        message = f"{message} at t = {t_r:.17g}"
+    stats_d = {name: int(v) for name, v in zip(C.STAT_NAMES, stats)}
+    return Solution(model, t_out, np.ascontiguousarray(y_out), segments, p, status, message, float(t_r),
+                    stats_d, "->".join(used))
