@@ -17,6 +17,7 @@ from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors_all
 from .pipeline import compile, run_pipeline
 from .show import report, show
+from . import io  # noqa: E402  (importers: sg.io.load_bionetgen)
 
 __all__ = ["__version__", "time", "states", "params", "D", "ODESystem", "compile", "run_pipeline",
-           "show", "report", *_errors_all]
+           "show", "report", "io", *_errors_all]

@@ -65,7 +65,21 @@ def _check_functions(expr, label: str) -> None:
     for f in expr.atoms(sp.Function):
         if isinstance(f, AppliedUndef) or f.func not in SUPPORTED_FUNCTIONS:
             raise UnsupportedFunctionError(f"function {f.func} is not supported by the code generators",
-                                           equation=label, symbol=str(f.func))
+                                           equation=str(label), symbol=str(f.func))
+
+
+class _Label:
+    """An equation's text, printed only when an error message needs it (printing every
+    equation of a large network costs seconds)."""
+
+    __slots__ = ("head", "expr")
+
+    def __init__(self, head, expr=None):
+        self.head, self.expr = head, expr
+
+    def __str__(self) -> str:
+        text = str(self.head) if self.expr is None else f"{self.head}{self.expr}"
+        return text if len(text) <= 300 else text[:297] + "..."
 
 
 def declare(system: ODESystem) -> Problem:
@@ -111,16 +125,18 @@ def declare(system: ODESystem) -> Problem:
     if system.params is not None:
         known |= set(system.params)
 
-    labels = [str(eq_of[s]) for s in states]
+    # labels name equations in messages: short ones in the IR, the full text (which costs
+    # a print of the expression) only when an error is raised
+    labels = [f"D({s})" for s in states]
     param_order = list(system.params) if system.params is not None else []
     exprs = [eq_of[s].rhs for s in states] + obs_exprs
-    all_labels = labels + [f"{s} = {e}" for s, e in zip(obs_syms, obs_exprs)]
+    all_labels = [_Label(eq_of[s]) for s in states] + [_Label(f"{s} = ", e) for s, e in zip(obs_syms, obs_exprs)]
     for expr, label in zip(exprs, all_labels):
         if not isinstance(expr, sp.Expr):
-            raise ModelError(f"right-hand side is not an expression: {expr!r}", equation=label)
+            raise ModelError(f"right-hand side is not an expression: {expr!r}", equation=str(label))
         if expr.has(sp.I) or expr.has(sp.zoo) or expr.has(sp.nan):
             raise ModelError("expression is complex-valued or undefined (I, zoo or nan appears)",
-                             equation=label)
+                             equation=str(label))
         _check_functions(expr, label)
         for sym in sorted(expr.free_symbols, key=str):
             if sym in known:
@@ -130,7 +146,7 @@ def declare(system: ODESystem) -> Problem:
                 known.add(sym)
                 continue
             kind = "a time symbol other than the system's" if isinstance(sym, TimeSymbol) else "an undeclared symbol"
-            raise UndeclaredSymbolError(f"equation uses {kind}", equation=label, symbol=str(sym))
+            raise UndeclaredSymbolError(f"equation uses {kind}", equation=str(label), symbol=str(sym))
 
     # substitute observables into later observables and into the equations
     resolved: dict = {}
@@ -140,7 +156,7 @@ def declare(system: ODESystem) -> Problem:
     for i, r in enumerate(rhs):
         if any(o in r.free_symbols for o in obs_syms):
             raise ModelError("observable used before it is defined (observables must be ordered)",
-                             equation=labels[i])
+                             equation=str(all_labels[i]))
     observed = tuple((str(sym), resolved[sym]) for sym in obs_syms)
 
     defaults = []

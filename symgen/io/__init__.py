@@ -1,0 +1,4 @@
+"""Model importers: BioNetGen ``.net`` reaction networks and ``.gdat`` results."""
+from .bionetgen import BioNetGenParseError, BNGNetwork, load_bionetgen, read_gdat
+
+__all__ = ["load_bionetgen", "read_gdat", "BNGNetwork", "BioNetGenParseError"]
