@@ -20,7 +20,7 @@ def main(t_end=1e11, quiet=False):
     model = sg.compile(build())
     y1, y2, y3 = model.states
     sol = model.solve({y1: 1.0, y2: 0.0, y3: 0.0}, (0.0, t_end), method="auto", rtol=1e-8,
-                      atol={y1: 1e-10, y2: 1e-16, y3: 1e-10})
+                      atol={y1: 1e-14, y2: 1e-20, y3: 1e-14})
     if not quiet:
         print(sol.message, "| method:", sol.method)
         print(f"y({t_end:g}) = {sol.y[:, -1]}, mass balance error {sol['total'][-1] - 1:.2e}")

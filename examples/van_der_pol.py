@@ -1,4 +1,5 @@
-"""Van der Pol oscillator with mu = 1000 (stiff relaxation oscillations).
+"""Van der Pol oscillator with mu = 1000 (stiff relaxation oscillations; the classic
+``vdp1000`` test problem: x' = v, v' = mu (1 - x^2) v - x on [0, 3000]).
 
 Run: python examples/van_der_pol.py
 """
@@ -9,7 +10,7 @@ def build():
     t = sg.time()
     x, v = sg.states("x v")
     mu = sg.params("mu")
-    return sg.ODESystem([sg.D(x) == v, sg.D(v) == mu * ((1 - x**2) * v - x)], t,
+    return sg.ODESystem([sg.D(x) == v, sg.D(v) == mu * (1 - x**2) * v - x], t,
                         defaults={mu: 1000.0}, name="van_der_pol")
 
 
