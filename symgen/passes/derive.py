@@ -24,6 +24,62 @@ def clean_derivative(expr: sp.Expr) -> sp.Expr:
     return expr
 
 
+def _term_derivatives(f: sp.Expr, wrt: frozenset) -> dict:
+    """``{symbol: df/dsymbol}`` for the symbols of ``wrt`` that ``f`` contains.
+
+    A sum is differentiated term by term, each term only by its own symbols, so a
+    species' equation of hundreds of reaction terms costs the sum of its terms' sizes,
+    not (terms x columns) as ``sympy.diff`` of the whole sum would.
+    """
+    parts: dict = {}
+    for term in sp.Add.make_args(f):
+        for s in term.free_symbols & wrt:
+            d = _monomial_derivative(term, s)
+            parts.setdefault(s, []).append(term.diff(s) if d is None else d)
+    return {s: clean_derivative(sp.Add(*ds)) for s, ds in parts.items()}
+
+
+def _monomial_derivative(term: sp.Expr, s: sp.Symbol):
+    """d term / d s when ``term`` is a product in which ``s`` occurs only as one factor
+    ``s`` or ``s**n`` (``n`` a number) -- the mass-action case -- built without SymPy's
+    general derivative machinery; None otherwise.
+
+    Removing one factor of a canonical product keeps its factors in canonical order, so
+    the result is assembled with ``Mul._from_args`` (no re-flattening).
+    """
+    if term is s:
+        return sp.S.One
+    if not term.is_Mul:
+        return None
+    args = term.args
+    hit = -1
+    for i, a in enumerate(args):
+        if a is s or (a.is_Pow and a.base is s and a.exp.is_Number):
+            if hit >= 0:
+                return None
+            hit = i
+        elif s in a.free_symbols:
+            return None
+    if hit < 0:
+        return None
+    a = args[hit]
+    rest = list(args[:hit] + args[hit + 1:])
+    if a is not s:
+        n = a.exp
+        coeff = n if not (rest and rest[0].is_Number) else rest.pop(0) * n
+        rest.insert(0, coeff)
+        if n != 2:
+            rest.insert(1, sp.Pow(s, n - 1))
+        else:
+            rest.insert(1, s)
+        return sp.Mul(*rest)  # the new factor's place is not known: flatten
+    if not rest:
+        return sp.S.One
+    if len(rest) == 1:
+        return rest[0]
+    return sp.Mul._from_args(tuple(rest))
+
+
 def sparse_jacobian(exprs, wrt) -> tuple[Sparsity, tuple]:
     """Sparse Jacobian of ``exprs`` with respect to the symbols ``wrt``.
 
@@ -31,11 +87,11 @@ def sparse_jacobian(exprs, wrt) -> tuple[Sparsity, tuple]:
     derivative expressions in CSR order.
     """
     col = {s: j for j, s in enumerate(wrt)}
+    wset = frozenset(wrt)
     indptr, indices, values = [0], [], []
     for f in exprs:
-        cols = sorted(col[s] for s in f.free_symbols if s in col)
-        for j in cols:
-            d = clean_derivative(sp.diff(f, wrt[j]))
+        ds = _term_derivatives(f, wset)
+        for j, d in sorted((col[s], d) for s, d in ds.items()):
             if d != 0:
                 indices.append(j)
                 values.append(d)

@@ -6,8 +6,28 @@ import sympy as sp
 from ..ir.kernels import KERNEL_ARGS, RESIDUAL_ARGS, Assign, Kernel, KernelSet
 from ..ir.system import System
 from ..rewrite import lower as lower_expr
+from .cse import tree_cse
 
-__all__ = ["lower", "make_kernel"]
+__all__ = ["lower", "make_kernel", "common_subexpressions", "LARGE_KERNEL_NODES"]
+
+#: kernels with more top-level terms than this use the linear-time tree CSE (SymPy's
+#: needs minutes for a reaction network of 24k reactions)
+LARGE_KERNEL_NODES = 4000
+
+
+def _size(exprs) -> int:
+    return sum(len(e.args) + 1 for e in exprs)
+
+
+def common_subexpressions(exprs):
+    """``(temporaries, reduced)`` as ``sympy.cse`` returns them, temporaries being Dummies.
+
+    Small kernels use SymPy's CSE (which also finds common sub-products and pulls out
+    negations); large ones the linear-time :func:`symgen.passes.cse.tree_cse`.
+    """
+    if _size(exprs) > LARGE_KERNEL_NODES:
+        return tree_cse(exprs)
+    return sp.cse(exprs, symbols=sp.numbered_symbols("c", cls=sp.Dummy), order="none")
 
 
 def make_kernel(name: str, outputs, out_size: int, *, zero_fill: bool = False,
@@ -15,7 +35,7 @@ def make_kernel(name: str, outputs, out_size: int, *, zero_fill: bool = False,
     """CSE a list of ``(index, expr)`` outputs into one straight-line kernel."""
     idx = [i for i, _ in outputs]
     exprs = [e for _, e in outputs]
-    temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("c", cls=sp.Dummy), order="none")
+    temps, reduced = common_subexpressions(exprs)
     body = tuple(Assign(s, lower_expr(e)) for s, e in temps)
     outs = tuple((i, lower_expr(e)) for i, e in zip(idx, reduced))
     return Kernel(name, tuple(args), body, outs, out_size, zero_fill)

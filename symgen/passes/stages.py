@@ -23,22 +23,15 @@ def declare_pass(system, ctx: PassContext) -> Problem:
 
 @timed_pass("simplify", optional=True, verifier=verify_problem)
 def simplify_pass(pb: Problem, ctx: PassContext) -> Problem:
-    from ..rewrite import op_counts, simplify_with_stats
+    from ..rewrite import PHASES, apply_rules, op_counts
     phases = ctx.options.get("phases")
-    kw = {} if phases is None else {"phases": tuple(phases)}
-    fired: dict = {}
-    rhs, obs = [], []
-    for e in pb.rhs:
-        new, stats = simplify_with_stats(e, **kw)
-        rhs.append(new)
-        for k, v in dict(stats).items():
-            fired[k] = fired.get(k, 0) + v
-    for _, e in pb.observed:
-        new, _ = simplify_with_stats(e, **kw)
-        obs.append(new)
+    exprs = list(pb.rhs) + [e for _, e in pb.observed]
+    # one session for all expressions: subterms shared between equations are rewritten once
+    out, fired = apply_rules(exprs, PHASES if phases is None else tuple(phases))
+    rhs, obs = out[:len(pb.rhs)], out[len(pb.rhs):]
     ctx.notes["ops_declared"] = op_counts(list(pb.rhs))
     ctx.notes["ops_simplified"] = op_counts(rhs)
-    ctx.notes["rules_fired"] = fired
+    ctx.notes["rules_fired"] = dict(fired)
     return pb.with_exprs(rhs, obs)
 
 
