@@ -35,8 +35,27 @@ def _term_derivatives(f: sp.Expr, wrt: frozenset) -> dict:
     for term in sp.Add.make_args(f):
         for s in term.free_symbols & wrt:
             d = _monomial_derivative(term, s)
-            parts.setdefault(s, []).append(term.diff(s) if d is None else d)
+            parts.setdefault(s, []).append(_diff(term, s) if d is None else d)
     return {s: clean_derivative(sp.Add(*ds)) for s, ds in parts.items()}
+
+
+def _diff(e: sp.Expr, s: sp.Symbol) -> sp.Expr:
+    """d e / d s by the sum, product and constant-power rules, recursing only into the
+    arguments that contain ``s``; SymPy's ``diff`` for everything else (functions)."""
+    if e is s:
+        return sp.S.One
+    if s not in e.free_symbols:
+        return sp.S.Zero
+    if e.is_Add:
+        return sp.Add(*[_diff(a, s) for a in e.args if s in a.free_symbols])
+    if e.is_Mul:
+        args = e.args
+        hits = [i for i, a in enumerate(args) if s in a.free_symbols]
+        return sp.Add(*[sp.Mul(*args[:i], _diff(args[i], s), *args[i + 1:]) for i in hits])
+    if e.is_Pow and s not in e.exp.free_symbols and e.exp.is_Number:
+        n = e.exp
+        return n * e.base ** (n - 1) * _diff(e.base, s)
+    return e.diff(s)
 
 
 def _monomial_derivative(term: sp.Expr, s: sp.Symbol):
