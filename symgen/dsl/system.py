@@ -106,13 +106,14 @@ def declare(system: ODESystem) -> Problem:
                                          symbol=str(eq.state))
         eq_of[eq.state] = eq
     states = system.states if system.states is not None else list(eq_of)
+    state_set = set(states)
     for s in states:
         if s not in eq_of:
             raise MissingEquationError("state has no differential equation", symbol=str(s))
     for s in eq_of:
-        if s not in states:
+        if s not in state_set:
             raise ModelError("equation for a symbol not listed in states", equation=str(eq_of[s]), symbol=str(s))
-    if len(set(states)) != len(states):
+    if len(state_set) != len(states):
         raise ModelError("a state is listed twice", symbol=str([s for s in states if states.count(s) > 1][0]))
 
     # observables: symbols (or names) -> expressions, substituted in order of declaration
@@ -152,7 +153,7 @@ def declare(system: ODESystem) -> Problem:
     resolved: dict = {}
     for sym, expr in zip(obs_syms, obs_exprs):
         resolved[sym] = expr.xreplace(resolved)
-    rhs = tuple(eq_of[s].rhs.xreplace(resolved) for s in states)
+    rhs = tuple(eq_of[s].rhs.xreplace(resolved) if resolved else eq_of[s].rhs for s in states)
     for i, r in enumerate(rhs):
         if any(o in r.free_symbols for o in obs_syms):
             raise ModelError("observable used before it is defined (observables must be ordered)",
