@@ -11,9 +11,15 @@ def _numba():
     return NumbaBackend()
 
 
+def _llvm():
+    from .llvm import LLVMBackend
+    return LLVMBackend()
+
+
 #: name -> factory of a backend object with ``emit(kset, key, version)`` and ``build(source, dir)``
 BACKENDS = {
     "numba": _numba,
+    "llvm": _llvm,
 }
 
 

@@ -103,10 +103,11 @@ def compile(system, *, backend: str = "numba", cache: bool = True, **options):
     problem = declare_pass(system, ctx)
     key = model_key(problem, opts)
     manifest = read_manifest(key) if cache else None
-    if manifest is not None and (entry_dir(key) / "kernels.py").exists():
-        text = (entry_dir(key) / "kernels.py").read_text()
-        src = Source(backend, key, text, tuple(manifest["kernels"].items()))
-        module = get_backend(backend).build(src, Path(entry_dir(key)))
+    backend_obj = get_backend(backend)
+    src_path = entry_dir(key) / ("kernels" + getattr(backend_obj, "extension", ".py"))
+    if manifest is not None and src_path.exists():
+        src = Source(backend, key, src_path.read_text(), tuple(manifest["kernels"].items()))
+        module = backend_obj.build(src, Path(entry_dir(key)))
         irs = {"problem": problem, "source": src}
         return CompiledModel(problem, module, manifest, irs, cached=True,
                              load_seconds=time.perf_counter() - t0)

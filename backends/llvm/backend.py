@@ -1,0 +1,307 @@
+"""LLVM backend: KernelSet -> textual LLVM IR -> shared library cached on disk.
+
+``emit`` writes one LLVM module (no Numba involved); ``build`` optimizes it with
+llvmlite, emits a position-independent object file for the host CPU, links it with
+the system C compiler into ``kernels-<hash>.so`` next to the model's manifest and
+loads it with :mod:`ctypes`.  A later process finds that library (the file name holds
+a hash of the IR text, the toolchain and the host CPU) and only loads it.
+
+Each kernel is returned as an :class:`LLVMKernel`, which implements Numba's
+wrapper-address protocol with the drivers' signature
+(:data:`symgen.drivers.common.KERNEL_SIG`), so the compiled ``@njit(cache=True)``
+drivers take it exactly like the Numba backend's ``cfunc`` kernels, with the same
+Numba type: drivers compiled for one backend are reused by the other.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import llvmlite
+import llvmlite.binding as llvm
+import numba.experimental.function_type  # noqa: F401  (registers typeof for the protocol)
+from numba.core.types.function_type import WrapperAddressProtocol
+
+from symgen.drivers.common import KERNEL_SIG
+from symgen.errors import BackendError
+from symgen.ir.kernels import RESIDUAL_ARGS, KernelSet
+from symgen.ir.source import Source
+
+from .module import ShardOptions, function_name, kernel_functions, module_text, symbol_operands
+
+__all__ = ["LLVMBackend", "LLVMKernel", "LLVMKernels", "RESIDUAL_SIG"]
+
+_f64p = KERNEL_SIG.args[1]
+#: Numba signature of the residual kernel ``void(t, y*, yp*, p*, out*)``
+RESIDUAL_SIG = KERNEL_SIG.return_type(KERNEL_SIG.args[0], _f64p, _f64p, _f64p, _f64p)
+_LOADED: dict = {}  # library path (or "jit:" + hash) -> LLVMKernels: loaded once per process
+
+
+class LLVMKernel(WrapperAddressProtocol):
+    """One compiled kernel: a C function pointer Numba can call as a first-class function.
+
+    Attributes
+    ----------
+    name : str
+        Kernel name (``rhs``, ``jac``, ...).
+    address : int
+        Address of the exported C function.
+    """
+
+    def __init__(self, name: str, address: int, signature, owner):
+        self.name = name
+        self.address = int(address)
+        self._sig = signature
+        self._owner = owner  # keeps the library (or JIT engine) alive
+        self._cfunc = None
+
+    def __wrapper_address__(self) -> int:
+        return self.address
+
+    def signature(self):
+        return self._sig
+
+    def __call__(self, t, *arrays):
+        """Call from Python with float64 C-contiguous NumPy arrays (slow path, for tests)."""
+        if self._cfunc is None:
+            proto = ctypes.CFUNCTYPE(None, ctypes.c_double, *[ctypes.c_void_p] * len(self._sig.args[1:]))
+            self._cfunc = proto(self.address)
+        self._cfunc(float(t), *[a.ctypes.data for a in arrays])
+
+    def __repr__(self) -> str:
+        return f"<LLVMKernel {self.name} at {self.address:#x}>"
+
+
+class LLVMKernels:
+    """The kernels of one model (one attribute per kernel name).
+
+    Attributes
+    ----------
+    path : pathlib.Path or None
+        The shared library (``None`` when JIT-compiled in process).
+    compiled : bool
+        Whether this ``build`` call compiled the IR (``False``: loaded from disk).
+    timings : dict
+        Seconds spent in parse, optimize, codegen, link, load.
+    """
+
+    def __init__(self, names, handle, path, compiled, timings, addresses):
+        self.path = path
+        self.compiled = compiled
+        self.timings = timings
+        self._handle = handle
+        self._names = tuple(names)
+        for name, (addr, sig) in addresses.items():
+            setattr(self, name, LLVMKernel(name, addr, sig, self))
+
+    def __repr__(self) -> str:
+        where = self.path if self.path is not None else "in-process JIT"
+        return f"<LLVMKernels {list(self._names)} from {where}>"
+
+
+class LLVMBackend:
+    """Emit kernels as LLVM IR and compile them ahead of time with llvmlite.
+
+    Parameters
+    ----------
+    max_ops, max_outputs : int
+        Size bounds of one generated function (see :class:`ShardOptions`).
+    opt_level : int
+        LLVM optimization level (0-3).
+    linker : str
+        C compiler driver used to link the shared library.  When it is not found the
+        kernels are JIT-compiled in process with MCJIT: they work the same but are
+        not reused across processes (every new process compiles again).
+    """
+
+    name = "llvm"
+    extension = ".ll"
+
+    def __init__(self, max_ops: int = ShardOptions.max_ops, max_outputs: int = ShardOptions.max_outputs,
+                 opt_level: int = 2, linker: str = "cc"):
+        self.shards = ShardOptions(int(max_ops), int(max_outputs))
+        self.opt_level = int(opt_level)
+        self.linker = linker
+
+    # -- emit --------------------------------------------------------------------------
+    def emit(self, kset: KernelSet, key: str, version: str) -> Source:
+        """One LLVM module holding every kernel of ``kset`` (``Source.text`` is the IR)."""
+        operands = symbol_operands(kset)
+        texts, calls, views = [], set(), []
+        for k in kset.kernels:
+            fname = function_name(key, k.name)
+            funcs, used, nshards = kernel_functions(k, operands, fname, self.shards)
+            head = (f"; kernel {k.name}: {len(k.outputs)} outputs, {len(k.body)} temporaries, "
+                    f"{nshards} shard(s), signature {'residual' if k.args == RESIDUAL_ARGS else 'kernel'}")
+            text = head + "\n" + "\n\n".join(funcs)
+            texts.append(text)
+            views.append((k.name, text))
+            calls |= used
+        header = (f"; Generated by symgen {version} (llvm backend). Do not edit.\n"
+                  f"; content hash: {key}\n"
+                  f"; shard bounds: {self.shards.max_ops} ops, {self.shards.max_outputs} outputs\n"
+                  "; Every instruction below was emitted by symgen's LLVM emitter; this module holds\n"
+                  "; no text taken from model names.")
+        return Source(self.name, key, module_text(header, texts, calls), tuple(views))
+
+    # -- build -------------------------------------------------------------------------
+    def build(self, source: Source, directory: Path) -> LLVMKernels:
+        """Load ``directory/kernels-<hash>.so`` if it was built from this IR, else compile it.
+
+        The IR is also written to ``directory/kernels.ll`` (for inspection and for the
+        pipeline's warm path).  Without a C compiler the module is JIT-compiled in
+        process with MCJIT (no shared library is written: every new process compiles
+        again).
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        _write_if_changed(directory / ("kernels" + self.extension), source.text)
+        names = [name for name, _ in source.kernels]
+        sigs = {n: _signature(text) for n, text in source.kernels}
+        symbols = {n: function_name(source.key, n) for n in names}
+        tm = _target_machine(self.opt_level)
+        digest = hashlib.sha256(source.text.encode() + b"\0" + _fingerprint(tm, self.opt_level).encode()).hexdigest()
+        lib = directory / f"kernels-{digest[:20]}.so"
+        if str(lib) in _LOADED:
+            return _LOADED[str(lib)]
+        timings: dict = {}
+        cc = shutil.which(self.linker)
+        if cc is None:
+            if "jit:" + digest in _LOADED:
+                return _LOADED["jit:" + digest]
+            mod = _compile_module(source.text, tm, self.opt_level, timings)
+            engine, addrs = _jit(mod, self.opt_level, symbols.values(), timings)
+            out = LLVMKernels(names, engine, None, True, timings, {n: (addrs[symbols[n]], sigs[n]) for n in names})
+            _LOADED["jit:" + digest] = out
+            return out
+        compiled = not lib.exists()
+        if compiled:
+            mod = _compile_module(source.text, tm, self.opt_level, timings)
+            t0 = time.perf_counter()
+            obj = tm.emit_object(mod)
+            timings["codegen"] = time.perf_counter() - t0
+            _link(cc, obj, lib, timings)
+            for old in directory.glob("kernels-*.so"):
+                if old != lib:
+                    old.unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        try:
+            handle = ctypes.CDLL(str(lib))
+        except OSError as exc:
+            raise BackendError(f"cannot load the compiled kernels {lib}: {exc}") from exc
+        addrs = {n: (ctypes.cast(getattr(handle, symbols[n]), ctypes.c_void_p).value, sigs[n]) for n in names}
+        timings["load"] = time.perf_counter() - t0
+        out = LLVMKernels(names, handle, lib, compiled, timings, addrs)
+        _LOADED[str(lib)] = out
+        return out
+
+
+def _signature(kernel_text: str):
+    return RESIDUAL_SIG if "signature residual" in kernel_text.split("\n", 1)[0] else KERNEL_SIG
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if not path.exists() or path.read_text() != text:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+
+
+def _link(cc: str, obj: bytes, lib: Path, timings: dict) -> None:
+    """``cc -shared`` the object into ``lib`` atomically (temp name, then rename)."""
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=lib.parent, prefix=".link-") as tmp:
+        o, so = Path(tmp) / "kernels.o", Path(tmp) / "kernels.so"
+        o.write_bytes(obj)
+        res = subprocess.run([cc, "-shared", "-o", str(so), str(o), "-lm"], capture_output=True, text=True)
+        if res.returncode != 0:
+            raise BackendError(f"linking the kernels failed ({cc}): {res.stderr.strip()[:2000]}")
+        so.replace(lib)
+    timings["link"] = time.perf_counter() - t0
+
+
+# -- llvmlite plumbing: host target, parse + verify + optimize, MCJIT -------------------
+@functools.lru_cache(maxsize=1)
+def _host() -> tuple:
+    """``(triple, cpu name, cpu features)`` of this machine."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    try:
+        features = llvm.get_host_cpu_features().flatten()
+    except RuntimeError:  # pragma: no cover - platforms without feature detection
+        features = ""
+    return llvm.get_process_triple(), llvm.get_host_cpu_name(), features
+
+
+def _target_machine(opt_level: int, *, jit: bool = False):
+    """A target machine for the host CPU (position-independent code unless ``jit``)."""
+    triple, cpu, features = _host()
+    target = llvm.Target.from_triple(triple)
+    if jit:
+        return target.create_target_machine(cpu=cpu, features=features, opt=opt_level,
+                                            codemodel="jitdefault")
+    return target.create_target_machine(cpu=cpu, features=features, opt=opt_level, reloc="pic",
+                                        codemodel="default")
+
+
+def _fingerprint(tm, opt_level: int | None = None) -> str:
+    """Everything besides the IR text that shapes the machine code."""
+    triple, cpu, features = _host()
+    return f"llvmlite {llvmlite.__version__}|{triple}|{cpu}|{features}|{tm.target_data}|O{opt_level}"
+
+
+def _optimize(mod, tm, opt_level: int) -> None:
+    if hasattr(llvm, "create_pass_builder"):
+        pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
+        pb = llvm.create_pass_builder(tm, pto)
+        pb.getModulePassManager().run(mod, pb)
+        return
+    pmb = llvm.PassManagerBuilder()  # pragma: no cover - llvmlite < 0.44
+    pmb.opt_level = opt_level
+    pm = llvm.ModulePassManager()
+    pmb.populate(pm)
+    pm.run(mod)
+
+
+def _compile_module(text: str, tm, opt_level: int, timings: dict):
+    """Parse, verify and optimize the module text for ``tm``; returns the ModuleRef."""
+    t0 = time.perf_counter()
+    try:
+        mod = llvm.parse_assembly(text)
+        mod.triple = tm.triple
+        mod.data_layout = str(tm.target_data)
+        mod.verify()
+    except RuntimeError as exc:  # a bug of the emitter, never of the model
+        raise BackendError(f"generated LLVM IR is invalid: {exc}") from exc
+    timings["parse"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _optimize(mod, tm, opt_level)
+    timings["optimize"] = time.perf_counter() - t0
+    return mod
+
+
+def _jit(mod, opt_level: int, names, timings: dict):
+    """MCJIT-compile ``mod`` in this process; returns ``(owner, {name: address})``.
+
+    The machine code lives only as long as ``owner`` and is never written to disk.
+    """
+    libm = ctypes.util.find_library("m")
+    if libm:
+        llvm.load_library_permanently(libm)
+    t0 = time.perf_counter()
+    tm = _target_machine(opt_level, jit=True)
+    engine = llvm.create_mcjit_compiler(mod, tm)
+    engine.finalize_object()
+    addrs = {n: engine.get_function_address(n) for n in names}
+    timings["codegen"] = time.perf_counter() - t0
+    if not all(addrs.values()):
+        raise BackendError("MCJIT did not export every kernel")
+    return (engine, tm, mod), addrs
