@@ -27,7 +27,7 @@ def test_run_pipeline_returns_every_intermediate(monkeypatch):
     assert list(res.irs) == ["problem", "simplified", "system", "kernels", "source"]
     assert set(res.timings) == {"declare", "simplify", "derive", "lower", "emit", "build"}
     ks = res.irs["kernels"]
-    assert {k.name for k in ks.kernels} >= {"rhs", "jac", "jac_values", "pjac", "dfdt", "residual"}
+    assert {k.name for k in ks.kernels} >= {"rhs", "jac", "jac_values", "pjac", "dfdt"}
 
 
 def test_dump_writes_each_requested_stage(monkeypatch, tmp_path):

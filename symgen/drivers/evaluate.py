@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["call_kernel", "call_residual", "kernel_over_points"]
+__all__ = ["call_kernel", "call_residual", "residual_from_rhs", "kernel_over_points"]
 
 
 @njit(cache=True)
@@ -17,6 +17,14 @@ def call_kernel(f, t, y, p, out):
 def call_residual(f, t, y, yp, p, out):
     """Residual kernel ``F(t, y, yp, p, out)``."""
     f(t, y.ctypes, yp.ctypes, p.ctypes, out.ctypes)
+
+
+@njit(cache=True)
+def residual_from_rhs(f, t, y, yp, p, out):
+    """ODE residual ``out = yp - f(t, y, p)`` from the rhs kernel ``f``."""
+    f(t, y.ctypes, p.ctypes, out.ctypes)
+    for i in range(out.shape[0]):
+        out[i] = yp[i] - out[i]
 
 
 @njit(cache=True)

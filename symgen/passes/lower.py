@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..ir.kernels import KERNEL_ARGS, RESIDUAL_ARGS, Assign, Kernel, KernelSet
+from ..ir.kernels import KERNEL_ARGS, Assign, Kernel, KernelSet
 from ..ir.system import System
 from ..rewrite import lower as lower_expr
 from .cse import tree_cse
@@ -48,8 +48,6 @@ def lower(system: System) -> KernelSet:
     rhs = list(enumerate(pb.rhs))
     jac_dense = [(i * n + j, v) for (k, i, j), v in zip(system.jac.entries(), system.jac_values)]
     pjac_dense = [(i * m + j, v) for (k, i, j), v in zip(system.pjac.entries(), system.pjac_values)]
-    yp = tuple(sp.Dummy(f"yp{i}", real=True) for i in range(n))
-    residual = [(i, yp[i] - f) for i, f in enumerate(pb.rhs)]
     obs = [(i, e) for i, (_, e) in enumerate(pb.observed)]
     kernels = (
         make_kernel("rhs", rhs, n),
@@ -58,6 +56,8 @@ def lower(system: System) -> KernelSet:
         make_kernel("pjac", pjac_dense, n * m, zero_fill=True),
         make_kernel("dfdt", list(enumerate(system.dfdt)), n),
         make_kernel("observed", obs, len(obs)),
-        make_kernel("residual", residual, n, args=RESIDUAL_ARGS),
     )
-    return KernelSet(pb, kernels, system.jac, system.pjac, yp)
+    # an ODE's residual F = y' - f(t, y, p) is evaluated from the rhs kernel (a second
+    # copy of the whole right-hand side would double the compile time of large models);
+    # implicit (DAE) systems will bring a residual kernel of their own
+    return KernelSet(pb, kernels, system.jac, system.pjac)
