@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from .drivers.evaluate import call_kernel, call_residual, kernel_over_points
+from .drivers.evaluate import call_kernel, call_residual, kernel_over_points, residual_from_rhs
 from .errors import MissingValueError, NonFiniteValueError, SymgenError
 from .ir.system import Sparsity
 
@@ -135,7 +135,12 @@ class CompiledModel:
     def residual(self, t, y, yp, p) -> np.ndarray:
         """F(t, y, y', p) = y' - f(t, y, p)."""
         out = np.empty(len(self.states))
-        call_residual(self.kernels.residual, float(t), np.ascontiguousarray(y, dtype=float),
+        kernel = getattr(self.kernels, "residual", None)
+        if kernel is None:
+            residual_from_rhs(self.kernels.rhs, float(t), np.ascontiguousarray(y, dtype=float),
+                              np.ascontiguousarray(yp, dtype=float), np.ascontiguousarray(p, dtype=float), out)
+            return out
+        call_residual(kernel, float(t), np.ascontiguousarray(y, dtype=float),
                       np.ascontiguousarray(yp, dtype=float), np.ascontiguousarray(p, dtype=float), out)
         return out
 
