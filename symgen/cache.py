@@ -27,6 +27,11 @@ def cache_root() -> Path:
     return Path(root) if root else Path.home() / ".cache" / "symgen"
 
 
+#: symgen sub-packages and modules whose source shapes the generated kernels
+_GENERATOR_DIRS = ("dsl", "ir", "rewrite", "passes")
+_GENERATOR_FILES = ("cache.py", "pipeline.py", "errors.py")
+
+
 @functools.lru_cache(maxsize=1)
 def _generator_fingerprint() -> str:
     import llvmlite
@@ -36,14 +41,16 @@ def _generator_fingerprint() -> str:
     h = hashlib.sha256()
     h.update(f"{__version__}|{sp.__version__}|{numba.__version__}|{llvmlite.__version__}".encode())
     pkg = Path(__file__).resolve().parent
-    roots = [pkg]
+    # only what shapes generated code: the drivers, the solver front end, importers and
+    # the CLI can change without invalidating compiled kernels
+    roots = [pkg / d for d in _GENERATOR_DIRS] + [pkg / f for f in _GENERATOR_FILES]
     try:
         from . import backends, templates
         roots += [Path(backends.__file__).parent, Path(templates.__file__).parent]
     except ImportError:  # pragma: no cover
         pass
     for root in roots:
-        for f in sorted(root.rglob("*")):
+        for f in ([root] if root.is_file() else sorted(root.rglob("*"))):
             if f.suffix in (".py", ".j2") and "__pycache__" not in f.parts:
                 h.update(f.name.encode())
                 h.update(f.read_bytes())
