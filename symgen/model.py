@@ -171,7 +171,7 @@ class CompiledModel:
     # -- solving ---------------------------------------------------------------------
     def solve(self, y0, t_span, params=None, *, method: str = "auto", rtol: float = 1e-6,
               atol=1e-9, t_eval=None, dense: bool = True, max_steps: int = 1_000_000,
-              first_step: float = 0.0, max_step: float = 0.0):
+              first_step: float = 0.0, max_step: float = 0.0, linear_solver: str = "auto"):
         """Integrate the model; one call into compiled code per method used.
 
         Parameters
@@ -190,6 +190,13 @@ class CompiledModel:
             Keep the dense output so that ``sol(t)`` works.
         max_steps : int
             Maximum number of step attempts.
+        linear_solver : {"auto", "dense", "sparse"}
+            Linear algebra of the stiff method's Newton matrices: dense LU with partial
+            pivoting, or a static-pattern sparse LU on the Jacobian's CSR pattern with a
+            fill-reducing ordering computed once per model.  ``auto`` uses sparse from 50
+            states on unless the planned sparse factorization would need more than a
+            quarter of the dense one's operations (or its factors half of ``n^2``).
+            ``sol.linear_solver`` says which one ran.
 
         Returns
         -------
@@ -198,7 +205,8 @@ class CompiledModel:
         """
         from .solve import solve
         return solve(self, y0, t_span, params, method=method, rtol=rtol, atol=atol, t_eval=t_eval,
-                     dense=dense, max_steps=max_steps, first_step=first_step, max_step=max_step)
+                     dense=dense, max_steps=max_steps, first_step=first_step, max_step=max_step,
+                     linear_solver=linear_solver)
 
 
 def _given(values: dict, s) -> bool:

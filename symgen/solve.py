@@ -9,10 +9,63 @@ from .drivers import common as C
 from .errors import SolverError
 from .solution import Solution
 
-__all__ = ["solve", "METHODS"]
+__all__ = ["solve", "METHODS", "LINEAR_SOLVERS", "sparse_plan", "choose_linear_solver"]
 
 METHODS = {"auto": "auto", "dopri5": "dopri5", "rk45": "dopri5", "explicit": "dopri5",
            "radau5": "radau5", "radau": "radau5", "stiff": "radau5"}
+
+
+LINEAR_SOLVERS = ("auto", "dense", "sparse")
+#: ``linear_solver="auto"`` stays dense below this many states ...
+SPARSE_MIN_STATES = 50
+#: ... and above it when the planned sparse factorization needs more than this fraction of
+#: the ``2 n^3 / 3`` multiply-adds of dense LU (the sparse kernel's indirect addressing
+#: costs a few times more per operation), or its factors more than this fraction of ``n^2``.
+SPARSE_MAX_WORK = 0.25
+SPARSE_MAX_FILL = 0.5
+
+
+def sparse_plan(model):
+    """The :class:`~symgen.drivers.sparse_lu.SparseLUPlan` of ``model``'s Jacobian pattern,
+    computed once per model (kept on the model and, next to its compiled kernels, in
+    the disk cache)."""
+    plan = getattr(model, "_sparse_lu_plan", None)
+    if plan is not None:
+        return plan
+    from .drivers.sparse_lu import load_plan, make_plan, save_plan
+    sp = model.jac_sparsity
+    indptr, indices = sp.arrays()
+    path = None
+    try:
+        from .cache import entry_dir
+        d = entry_dir(model.key)
+        if d.is_dir():
+            path = d / "sparse_lu_plan.npz"
+    except Exception:  # no usable cache entry: plan in memory only
+        path = None
+    if path is not None:
+        plan = load_plan(path, indptr, indices, sp.nrows)
+    if plan is None:
+        plan = make_plan(indptr, indices, sp.nrows)
+        if path is not None:
+            save_plan(plan, path)
+    model._sparse_lu_plan = plan
+    return plan
+
+
+def choose_linear_solver(model, linear_solver):
+    """``(sparse, splan)`` for the Radau driver from ``"auto"``, ``"dense"`` or ``"sparse"``."""
+    from .drivers.radau5 import NO_SPARSE_PLAN
+    if linear_solver not in LINEAR_SOLVERS:
+        raise SolverError(f"unknown linear_solver {linear_solver!r}; choose one of {list(LINEAR_SOLVERS)}")
+    n = len(model.states)
+    if linear_solver == "dense" or n == 0 or (linear_solver == "auto" and n < SPARSE_MIN_STATES):
+        return False, NO_SPARSE_PLAN
+    plan = sparse_plan(model)
+    if linear_solver == "auto" and (plan.flops > SPARSE_MAX_WORK * (2.0 / 3.0) * n ** 3
+                                    or plan.nnz_lu > SPARSE_MAX_FILL * n * n):
+        return False, NO_SPARSE_PLAN
+    return True, plan.arrays()
 
 
 def _drivers():
@@ -59,9 +112,11 @@ def _check_options(model, t_span, method, rtol, atol, t_eval, max_steps):
 
 
 def solve(model, y0, t_span, params, *, method, rtol, atol, t_eval, dense, max_steps,
-          first_step, max_step) -> Solution:
+          first_step, max_step, linear_solver="auto") -> Solution:
     """See :meth:`CompiledModel.solve`."""
     t0, tf, atol_v, te = _check_options(model, t_span, method, rtol, atol, t_eval, max_steps)
+    if linear_solver not in LINEAR_SOLVERS:
+        raise SolverError(f"unknown linear_solver {linear_solver!r}; choose one of {list(LINEAR_SOLVERS)}")
     y = model.initial_vector(y0)
     p = model.param_vector(params)
     if p.size == 0:
@@ -89,10 +144,15 @@ def solve(model, y0, t_span, params, *, method, rtol, atol, t_eval, dense, max_s
         if status == C.STIFF_DETECTED:
             y, t0, te = np.ascontiguousarray(ys[-1]), t_r, te[ne:]
             meth = "radau5"
+    lin = None
     if meth == "radau5":
+        use_sparse, splan = choose_linear_solver(model, linear_solver)
+        lin = "sparse" if use_sparse else "dense"
+        # the kernel the chosen linear algebra does not call is passed as a placeholder
+        jacv = k.jac_values if use_sparse else k.jac
         status, t_r, ts, ys, cf, ye, ne, st = radau5(
-            k.rhs, k.jac, t0, tf, y, p, float(rtol), atol_v, float(first_step) if not used else 0.0,
-            float(max_step), max(steps_left, 1), te, want_dense)
+            k.rhs, k.jac, jacv, t0, tf, y, p, float(rtol), atol_v, float(first_step) if not used else 0.0,
+            float(max_step), max(steps_left, 1), te, want_dense, use_sparse, splan)
         used.append("radau5")
         stats += st
         if want_dense:
@@ -115,5 +175,7 @@ def solve(model, y0, t_span, params, *, method, rtol, atol, t_eval, dense, max_s
     if status != C.SUCCESS:
         message = f"{message} at t = {t_r:.17g}"
     stats_d = {name: int(v) for name, v in zip(C.STAT_NAMES, stats)}
-    return Solution(model, t_out, np.ascontiguousarray(y_out), segments, p, status, message, float(t_r),
-                    stats_d, "->".join(used))
+    sol = Solution(model, t_out, np.ascontiguousarray(y_out), segments, p, status, message, float(t_r),
+                   stats_d, "->".join(used))
+    sol.linear_solver = lin  # "dense" / "sparse" for the Radau segment, None without one
+    return sol

@@ -1,0 +1,169 @@
+"""Scalarized 2D Brusselator (issue 3): cold pipeline time, kernel speed against a
+hand-written Numba loop, and a stiff solve against SciPy BDF (vectorized NumPy RHS +
+analytic sparse Jacobian) and, when installed, CasADi's CVODES -- all in one run.
+
+Run: python benchmarks/bench_brusselator.py [--N 32 64] [--solve-N 32] [--backend llvm]
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sps
+from numba import njit
+from scipy.integrate import solve_ivp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+import brusselator  # noqa: E402
+
+import symgen as sg  # noqa: E402
+
+A_, B_ = 3.4, 1.0
+
+
+@njit(cache=True)
+def hand_rhs(t, y, alpha, force, out):
+    N = force.shape[0]
+    for i in range(N):
+        for j in range(N):
+            ip, im, jp, jm = (i + 1) % N, (i - 1) % N, (j + 1) % N, (j - 1) % N
+            k = 2 * (i * N + j)
+            u, v = y[k], y[k + 1]
+            lu = y[2 * (im * N + j)] + y[2 * (ip * N + j)] + y[2 * (i * N + jp)] + y[2 * (i * N + jm)] - 4 * u
+            lv = y[2 * (im * N + j) + 1] + y[2 * (ip * N + j) + 1] + y[2 * (i * N + jp) + 1] \
+                + y[2 * (i * N + jm) + 1] - 4 * v
+            f = force[i, j] if t >= 1.1 else 0.0
+            out[k] = alpha * lu + B_ + u * u * v - (A_ + 1) * u + f
+            out[k + 1] = alpha * lv + A_ * u - u * u * v
+
+
+@njit(cache=True)
+def hand_jac_values(t, y, alpha, N, out):
+    """The 12 N^2 Jacobian values (own 5-point stencil + the coupling), row by row."""
+    m = 0
+    for c in range(N * N):
+        u, v = y[2 * c], y[2 * c + 1]
+        for r in range(2):
+            for q in range(4):
+                out[m] = alpha
+                m += 1
+            if r == 0:
+                out[m] = -4 * alpha + 2 * u * v - (A_ + 1)
+                out[m + 1] = u * u
+            else:
+                out[m] = A_ - 2 * u * v
+                out[m + 1] = -4 * alpha - u * u
+            m += 2
+
+
+def numpy_problem(N):
+    xy, dx = brusselator.grid(N)
+    alpha = 10.0 / dx**2
+    X, Y = np.meshgrid(xy, xy, indexing="ij")
+    disk = ((X - 0.3) ** 2 + (Y - 0.6) ** 2 <= 0.01).astype(float) * 5.0
+    n = 2 * N * N
+
+    def lap(a):
+        return np.roll(a, 1, 0) + np.roll(a, -1, 0) + np.roll(a, 1, 1) + np.roll(a, -1, 1) - 4 * a
+
+    def f(t, y):
+        w = y.reshape(N, N, 2)
+        u, v = w[..., 0], w[..., 1]
+        du = alpha * lap(u) + B_ + u * u * v - (A_ + 1) * u + (disk if t >= 1.1 else 0.0)
+        dv = alpha * lap(v) + A_ * u - u * u * v
+        return np.stack([du, dv], -1).reshape(-1)
+
+    idx = np.arange(N * N).reshape(N, N)
+    rows, cols = [], []
+    for s in (np.roll(idx, 1, 0), np.roll(idx, -1, 0), np.roll(idx, 1, 1), np.roll(idx, -1, 1)):
+        for fld in (0, 1):
+            rows.append(2 * idx.ravel() + fld)
+            cols.append(2 * s.ravel() + fld)
+    L = sps.csr_matrix((np.full(sum(r.size for r in rows), alpha), (np.concatenate(rows), np.concatenate(cols))),
+                       shape=(n, n))
+
+    def jac(t, y):
+        w = y.reshape(-1, 2)
+        u, v = w[:, 0], w[:, 1]
+        d = np.empty(n)
+        d[0::2] = -4 * alpha + 2 * u * v - (A_ + 1)
+        d[1::2] = -4 * alpha - u * u
+        up = np.zeros(n - 1)
+        up[0::2] = u * u
+        lo = np.zeros(n - 1)
+        lo[0::2] = A_ - 2 * u * v
+        return (L + sps.diags([lo, d, up], [-1, 0, 1])).tocsc()
+
+    return f, jac, disk, alpha
+
+
+def best(fn, repeat=5):
+    b = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        b = min(b, time.perf_counter() - t0)
+    return b
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--N", type=int, nargs="+", default=[32])
+    ap.add_argument("--solve-N", type=int, default=32)
+    ap.add_argument("--backend", default="llvm")
+    args = ap.parse_args(argv)
+    os.environ["SYMGEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-bru-")  # cold pipeline
+    models = {}
+    for N in args.N:
+        t0 = time.perf_counter()
+        system = brusselator.build(N)
+        t1 = time.perf_counter()
+        model = sg.compile(system, backend=args.backend)
+        t2 = time.perf_counter()
+        y = brusselator.initial(N)
+        p = model.param_vector({})
+        model.jac_sparse(2.0, y, p)
+        t3 = time.perf_counter()
+        models[N] = model
+        print(f"N={N} ({2 * N * N} states): DSL build {t1 - t0:.2f} s, compile {t2 - t1:.2f} s, "
+              f"first Jacobian {t3 - t2:.2f} s; stages "
+              + ", ".join(f"{k} {v:.2f}" for k, v in model.timings.items()))
+        _, _, disk, alpha = numpy_problem(N)
+        out = np.empty(2 * N * N)
+        jv = np.empty(model.jac_sparsity.nnz)
+        hv = np.empty(12 * N * N)
+        from symgen.drivers.evaluate import call_kernel
+        k = model.kernels
+        reps = 2000
+        ours_f = best(lambda: [call_kernel(k.rhs, 2.0, y, p, out) for _ in range(reps)]) / reps
+        hand_f = best(lambda: [hand_rhs(2.0, y, alpha, disk, out) for _ in range(reps)]) / reps
+        ours_j = best(lambda: [call_kernel(k.jac_values, 2.0, y, p, jv) for _ in range(reps)]) / reps
+        hand_j = best(lambda: [hand_jac_values(2.0, y, alpha, N, hv) for _ in range(reps)]) / reps
+        print(f"   rhs: symgen {ours_f * 1e6:.2f} us, hand Numba {hand_f * 1e6:.2f} us, ratio {ours_f / hand_f:.2f}; "
+              f"jac values: symgen {ours_j * 1e6:.2f} us, hand {hand_j * 1e6:.2f} us, ratio {ours_j / hand_j:.2f}")
+    N = args.solve_N
+    model = models.get(N) or sg.compile(brusselator.build(N), backend=args.backend)
+    y0 = brusselator.initial(N)
+    f, jac, _, _ = numpy_problem(N)
+    span, tol = (0.0, 11.5), 1e-6
+    res = {}
+    t_ours = best(lambda: res.__setitem__("ours", model.solve(y0, span, method="radau5", rtol=tol, atol=tol)), 1)
+    t_scipy = best(lambda: res.__setitem__("scipy", solve_ivp(f, span, y0, method="BDF", rtol=tol, atol=tol,
+                                                               jac=jac)), 1)
+    ref = solve_ivp(f, span, y0, method="BDF", rtol=1e-10, atol=1e-10, jac=jac).y[:, -1]
+    e_ours = np.max(np.abs(res["ours"].y[:, -1] - ref)) / np.max(np.abs(ref))
+    e_scipy = np.max(np.abs(res["scipy"].y[:, -1] - ref)) / np.max(np.abs(ref))
+    print(f"solve N={N} [0, 11.5] rtol=atol={tol}: symgen radau5 ({getattr(res['ours'], 'linear_solver', '?')}) "
+          f"{t_ours:.2f} s (err {e_ours:.1e}, {res['ours'].stats['steps']} steps) | SciPy BDF {t_scipy:.2f} s "
+          f"(err {e_scipy:.1e}) | ratio {t_scipy / t_ours:.1f}x")
+    try:
+        import casadi  # noqa: F401
+    except ImportError:
+        print("casadi not installed: CVODES comparison skipped (pip install casadi)")
+
+
+if __name__ == "__main__":
+    main()
