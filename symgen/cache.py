@@ -62,12 +62,50 @@ def model_key(problem: Problem, options: dict) -> str:
     h = hashlib.sha256()
     h.update(_generator_fingerprint().encode())
     h.update(json.dumps({k: repr(v) for k, v in sorted(options.items())}).encode())
-    for part in (problem.t, problem.states, problem.params, problem.rhs):
-        h.update(sp.srepr(part).encode())
-        h.update(b"\0")
+    digest = _Merkle()
+    for part in (problem.t, *problem.states, b"|", *problem.params, b"|", *problem.rhs, b"|"):
+        h.update(part if isinstance(part, bytes) else digest(part))
     for name, e in problem.observed:
-        h.update(name.encode() + b"=" + sp.srepr(e).encode() + b"\0")
+        h.update(name.encode() + b"=" + digest(e))
     return h.hexdigest()
+
+
+class _Merkle:
+    """Structural hash of SymPy expressions: a node's digest is the hash of its class and
+    its children's digests, computed once per distinct node (linear in the size of the
+    expression DAG; ``srepr`` of a 24k-reaction network took seconds).  Symbols hash
+    their class, name and assumptions; Dummies also their order of first appearance, so
+    that the key is the same in every process."""
+
+    def __init__(self):
+        self._memo: dict = {}
+        self._dummies: dict = {}
+
+    def __call__(self, root) -> bytes:
+        memo = self._memo
+        stack = [(root, False)]
+        while stack:
+            node, ready = stack.pop()
+            if node in memo:
+                continue
+            args = node.args if isinstance(node, sp.Basic) else ()
+            if args and not ready:
+                stack.append((node, True))
+                stack.extend((a, False) for a in args if a not in memo)
+                continue
+            h = hashlib.blake2b(digest_size=16)
+            h.update(type(node).__name__.encode())
+            if isinstance(node, sp.Symbol):
+                h.update(node.name.encode())
+                h.update(repr(sorted(node.assumptions0.items())).encode())
+                if isinstance(node, sp.Dummy):
+                    h.update(str(self._dummies.setdefault(node, len(self._dummies))).encode())
+            elif not args:
+                h.update(repr(node).encode())
+            for a in args:
+                h.update(memo[a])
+            memo[node] = h.digest()
+        return memo[root]
 
 
 def entry_dir(key: str) -> Path:

@@ -120,3 +120,22 @@ def test_cli_compile_and_solve(tmp_cache):
     bad = subprocess.run([sys.executable, "-m", "symgen.cli", "solve", model, "--y0", "x=1",
                           "--t-span", "0", "1"], env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "symbol: y" in bad.stderr
+
+
+def test_model_key_tells_models_apart():
+    from symgen.cache import model_key
+    from symgen.dsl.system import declare
+    t = sg.time()
+    x, y = sg.states("x y")
+    xp = sg.states("x", positive=True)
+
+    def key(eqs, **opts):
+        return model_key(declare(sg.ODESystem(eqs, t, name="k")), {"backend": "numba", **opts})
+
+    base = key([sg.D(x) == x + y, sg.D(y) == -x])
+    assert base == key([sg.D(x) == x + y, sg.D(y) == -x])
+    assert base != key([sg.D(x) == x * y, sg.D(y) == -x])
+    assert base != key([sg.D(x) == x + y, sg.D(y) == -x * 1.5])
+    assert base != key([sg.D(y) == -x, sg.D(x) == x + y])  # state order matters
+    assert base != key([sg.D(x) == x + y, sg.D(y) == -x], backend="llvm")
+    assert key([sg.D(xp) == -xp]) != key([sg.D(x) == -x])  # assumptions matter
