@@ -40,7 +40,7 @@ from .common import (MAX_STEPS, N_STATS, NEWTON_FAILED, NONFINITE, SINGULAR, ST_
                      STEP_UNDERFLOW, SUCCESS, grow_rows, grow_vec)
 from .sparse_lu import INDEX_DTYPE, sparse_lu_factor, sparse_lu_solve
 
-__all__ = ["radau5", "radau5_dense_eval", "lu_factor_real", "lu_solve_real",
+__all__ = ["radau5", "radau5_dense_eval", "lu_factor", "lu_solve", "lu_factor_real", "lu_solve_real",
            "lu_factor_complex", "lu_solve_complex", "RADAU_IIA_CONSTANTS", "NO_SPARSE_PLAN"]
 
 #: The ``splan`` argument of :func:`radau5` for dense linear algebra (five empty arrays).
@@ -130,67 +130,14 @@ _FAIL_NONE, _FAIL_ERROR, _FAIL_NEWTON, _FAIL_NONFINITE, _FAIL_SINGULAR = 0, 1, 2
 # Dense LU with partial pivoting (kept separate so a sparse variant can replace them)
 # ---------------------------------------------------------------------------------------
 @njit(cache=True)
-def lu_factor_real(a, piv):
-    """In-place LU of the C-contiguous ``a`` (n x n) with row pivoting: ``P a = L U``.
+def lu_factor(a, piv):
+    """In-place LU of the C-contiguous ``a`` (n x n, float64 or complex128) with row
+    pivoting: ``P a = L U``; the pivot size is ``|re| + |im|`` (``|a|`` for real ``a``).
 
     ``piv[k]`` is the row swapped with row ``k`` at elimination step ``k``.  Returns 0 on
     success, ``k + 1`` if the pivot of column ``k`` is zero and ``-(k + 1)`` if it is not
-    finite.
+    finite.  Numba compiles one specialization per element type.
     """
-    n = a.shape[0]
-    for k in range(n):
-        pk = k
-        amax = abs(a[k, k])
-        for i in range(k + 1, n):
-            v = abs(a[i, k])
-            if v > amax:
-                amax = v
-                pk = i
-        piv[k] = pk
-        if not np.isfinite(amax):
-            return -(k + 1)
-        if amax == 0.0:
-            return k + 1
-        if pk != k:
-            for j in range(n):
-                tmp = a[k, j]
-                a[k, j] = a[pk, j]
-                a[pk, j] = tmp
-        inv = 1.0 / a[k, k]
-        for i in range(k + 1, n):
-            lik = a[i, k] * inv
-            a[i, k] = lik
-            if lik != 0.0:
-                for j in range(k + 1, n):
-                    a[i, j] -= lik * a[k, j]
-    return 0
-
-
-@njit(cache=True)
-def lu_solve_real(lu, piv, b):
-    """Solve ``A x = b`` in place with the factors of :func:`lu_factor_real`."""
-    n = lu.shape[0]
-    for k in range(n):
-        pk = piv[k]
-        if pk != k:
-            tmp = b[k]
-            b[k] = b[pk]
-            b[pk] = tmp
-    for i in range(n):
-        s = b[i]
-        for j in range(i):
-            s -= lu[i, j] * b[j]
-        b[i] = s
-    for i in range(n - 1, -1, -1):
-        s = b[i]
-        for j in range(i + 1, n):
-            s -= lu[i, j] * b[j]
-        b[i] = s / lu[i, i]
-
-
-@njit(cache=True)
-def lu_factor_complex(a, piv):
-    """Complex counterpart of :func:`lu_factor_real` (pivot size ``|re| + |im|``)."""
     n = a.shape[0]
     for k in range(n):
         pk = k
@@ -221,8 +168,8 @@ def lu_factor_complex(a, piv):
 
 
 @njit(cache=True)
-def lu_solve_complex(lu, piv, b):
-    """Solve ``A x = b`` in place with the factors of :func:`lu_factor_complex`."""
+def lu_solve(lu, piv, b):
+    """Solve ``A x = b`` in place with the factors of :func:`lu_factor` (real or complex)."""
     n = lu.shape[0]
     for k in range(n):
         pk = piv[k]
@@ -240,6 +187,11 @@ def lu_solve_complex(lu, piv, b):
         for j in range(i + 1, n):
             s -= lu[i, j] * b[j]
         b[i] = s / lu[i, i]
+
+
+#: the names the real and the complex Newton matrices are factored and solved with
+lu_factor_real = lu_factor_complex = lu_factor
+lu_solve_real = lu_solve_complex = lu_solve
 
 
 # ---------------------------------------------------------------------------------------
