@@ -114,7 +114,13 @@ class CompiledModel:
     def jac(self, t, y, p) -> np.ndarray:
         """Dense df/dy, shape (n, n)."""
         n = len(self.states)
-        return self._call("jac", t, y, p, n * n).reshape(n, n)
+        if getattr(self.kernels, "jac", None) is not None:
+            return self._call("jac", t, y, p, n * n).reshape(n, n)
+        vals = self._call("jac_values", t, y, p, self.jac_sparsity.nnz)
+        J = np.zeros((n, n))
+        for k, i, j in self.jac_sparsity.entries():
+            J[i, j] = vals[k]
+        return J
 
     def jac_sparse(self, t, y, p):
         """df/dy as a ``scipy.sparse.csr_matrix`` on the static pattern."""

@@ -148,10 +148,13 @@ def solve(model, y0, t_span, params, *, method, rtol, atol, t_eval, dense, max_s
     if meth == "radau5":
         use_sparse, splan = choose_linear_solver(model, linear_solver)
         lin = "sparse" if use_sparse else "dense"
-        # the kernel the chosen linear algebra does not call is passed as a placeholder
-        jacv = k.jac_values if use_sparse else k.jac
+        jdense = getattr(k, "jac", None)
+        if not use_sparse and jdense is None:  # dense LU on the scattered sparse values
+            from .drivers.radau5 import dense_from_values_plan
+            splan = dense_from_values_plan(*model.jac_sparsity.arrays())
+        # a kernel the chosen linear algebra does not call is passed as a placeholder
         status, t_r, ts, ys, cf, ye, ne, st = radau5(
-            k.rhs, k.jac, jacv, t0, tf, y, p, float(rtol), atol_v, float(first_step) if not used else 0.0,
+            k.rhs, k.jac_values if jdense is None else jdense, k.jac_values, t0, tf, y, p, float(rtol), atol_v, float(first_step) if not used else 0.0,
             float(max_step), max(steps_left, 1), te, want_dense, use_sparse, splan)
         used.append("radau5")
         stats += st

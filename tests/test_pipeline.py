@@ -27,7 +27,7 @@ def test_run_pipeline_returns_every_intermediate(monkeypatch):
     assert list(res.irs) == ["problem", "simplified", "system", "kernels", "source"]
     assert set(res.timings) == {"declare", "simplify", "derive", "lower", "emit", "build"}
     ks = res.irs["kernels"]
-    assert {k.name for k in ks.kernels} >= {"rhs", "jac", "jac_values", "pjac", "dfdt"}
+    assert {k.name for k in ks.kernels} >= {"rhs", "jac_values", "pjac", "dfdt"}
 
 
 def test_dump_writes_each_requested_stage(monkeypatch, tmp_path):
@@ -70,7 +70,7 @@ def test_second_process_compiles_nothing(tmp_cache):
         x, y, z = model.states
         sol = model.solve({{x: 1.0, y: 0.0, z: 0.0}}, (0.0, 1.0), rtol=1e-8, atol=1e-10)
         elapsed = time.perf_counter() - t0
-        hits = [getattr(model.kernels, k).cache_hits for k in ("rhs", "jac", "observed")]
+        hits = [getattr(model.kernels, k).cache_hits for k in ("rhs", "jac_values", "observed")]
         print(json.dumps({{"cached": model.cached, "hits": hits, "status": sol.status,
                           "elapsed": elapsed}}))
     """)

@@ -41,10 +41,20 @@ from .common import (MAX_STEPS, N_STATS, NEWTON_FAILED, NONFINITE, SINGULAR, ST_
 from .sparse_lu import INDEX_DTYPE, sparse_lu_factor, sparse_lu_solve
 
 __all__ = ["radau5", "radau5_dense_eval", "lu_factor", "lu_solve", "lu_factor_real", "lu_solve_real",
-           "lu_factor_complex", "lu_solve_complex", "RADAU_IIA_CONSTANTS", "NO_SPARSE_PLAN"]
+           "lu_factor_complex", "lu_solve_complex", "RADAU_IIA_CONSTANTS", "NO_SPARSE_PLAN",
+           "dense_from_values_plan"]
 
-#: The ``splan`` argument of :func:`radau5` for dense linear algebra (five empty arrays).
+#: The ``splan`` argument of :func:`radau5` for dense linear algebra with a dense Jacobian
+#: kernel ``jac`` (five empty arrays).
 NO_SPARSE_PLAN = tuple(np.empty(0, INDEX_DTYPE) for _ in range(5))
+
+
+def dense_from_values_plan(indptr, indices):
+    """The ``splan`` argument for dense linear algebra with the Jacobian taken from the
+    sparse values kernel ``jacv`` and scattered into a dense matrix (CSR ``indptr``,
+    ``indices`` of the Jacobian); ``jac`` is then not called."""
+    e = np.empty(0, INDEX_DTYPE)
+    return (e, np.asarray(indptr, INDEX_DTYPE), np.asarray(indices, INDEX_DTYPE), e, e)
 
 
 # ---------------------------------------------------------------------------------------
@@ -385,7 +395,10 @@ def radau5(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eva
     E2 = np.empty((nd, nd), np.complex128)
     piv1 = np.empty(nd, np.int64)
     piv2 = np.empty(nd, np.int64)
-    jv = np.empty(splan[4].shape[0] if sparse else 0)   # sparse Jacobian values
+    # dense Newton matrices from the sparse values kernel: splan = (-, indptr, indices, -, -)
+    # of the Jacobian's own CSR pattern (see :data:`NO_SPARSE_PLAN` for a dense kernel)
+    from_values = (not sparse) and splan[1].shape[0] == n + 1
+    jv = np.empty(splan[4].shape[0] if sparse else (splan[2].shape[0] if from_values else 0))
     luv1 = np.empty(splan[2].shape[0] if sparse else 0)   # sparse factors of E1 and E2
     luv2 = np.empty(splan[2].shape[0] if sparse else 0, np.complex128)
     luw1 = np.empty(ns)
@@ -458,6 +471,13 @@ def radau5(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eva
             if sparse:
                 jacv(t, y.ctypes, p.ctypes, jv.ctypes)
                 jfinite = _all_finite(jv)
+            elif from_values:
+                jacv(t, y.ctypes, p.ctypes, jv.ctypes)
+                jfinite = _all_finite(jv)
+                J[:, :] = 0.0
+                for i in range(n):
+                    for kk in range(sp_ptr[i], sp_ptr[i + 1]):
+                        J[i, sp_idx[kk]] = jv[kk]
             else:
                 jac(t, y.ctypes, p.ctypes, J.ctypes)
                 jfinite = _all_finite(J)

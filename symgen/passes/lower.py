@@ -46,12 +46,10 @@ def lower(system: System) -> KernelSet:
     pb = system.problem
     n, m = pb.n, len(pb.params)
     rhs = list(enumerate(pb.rhs))
-    jac_dense = [(i * n + j, v) for (k, i, j), v in zip(system.jac.entries(), system.jac_values)]
     pjac_dense = [(i * m + j, v) for (k, i, j), v in zip(system.pjac.entries(), system.pjac_values)]
     obs = [(i, e) for i, (_, e) in enumerate(pb.observed)]
     kernels = (
         make_kernel("rhs", rhs, n),
-        make_kernel("jac", jac_dense, n * n, zero_fill=True),
         make_kernel("jac_values", list(enumerate(system.jac_values)), system.jac.nnz),
         make_kernel("pjac", pjac_dense, n * m, zero_fill=True),
         make_kernel("dfdt", list(enumerate(system.dfdt)), n),
