@@ -22,7 +22,7 @@ __all__ = [
     "KERNEL_SIG", "KERNEL_TYPE", "SUCCESS", "MAX_STEPS", "STEP_UNDERFLOW", "NONFINITE",
     "STIFF_DETECTED", "NEWTON_FAILED", "SINGULAR", "MESSAGES", "STAT_NAMES", "N_STATS",
     "ST_STEPS", "ST_ACCEPTED", "ST_REJECTED", "ST_NFEV", "ST_NJEV", "ST_NLU",
-    "ST_NNEWTON", "ST_NSOLVE", "grow_rows", "grow_vec",
+    "ST_NNEWTON", "ST_NSOLVE", "grow_rows", "grow_vec", "start_outputs",
 ]
 
 _f64p = types.CPointer(types.float64)
@@ -76,3 +76,37 @@ def grow_vec(a, n):
     b = np.empty(cap, dtype=a.dtype)
     b[: a.shape[0]] = a
     return b
+
+
+@njit(cache=True)
+def start_outputs(t0, tf, y0, t_eval, dense, width):
+    """The output buffers every driver starts with.
+
+    Returns ``(y, ts, ys, cf, yeval, n_eval, direction, span)``: a copy ``y`` of ``y0``;
+    accepted times ``ts`` and states ``ys`` (capacity 64, the first row ``t0``, ``y0``);
+    dense-output rows ``cf`` of ``width`` values (none unless ``dense``); ``yeval``
+    (NaN-filled, one row per ``t_eval`` point) with the points at ``t0`` filled and
+    ``n_eval`` counting the points at or before ``t0``; the direction of integration and
+    the length of the span.
+    """
+    n = y0.shape[0]
+    k_eval = t_eval.shape[0]
+    yeval = np.full((k_eval, n), np.nan)
+    direction = 1.0 if tf >= t0 else -1.0
+    span = abs(tf - t0)
+    y = np.empty(n)
+    for i in range(n):
+        y[i] = y0[i]
+    cap = 64
+    ts = np.empty(cap)
+    ys = np.empty((cap, n))
+    cf = np.empty((cap if dense else 0, width))
+    ts[0] = t0
+    ys[0] = y
+    n_eval = 0
+    while n_eval < k_eval and (t_eval[n_eval] - t0) * direction <= 0.0:
+        if t_eval[n_eval] == t0:
+            for i in range(n):
+                yeval[n_eval, i] = y[i]
+        n_eval += 1
+    return y, ts, ys, cf, yeval, n_eval, direction, span

@@ -34,7 +34,8 @@ import numpy as np
 from numba import njit
 
 from .common import (MAX_STEPS, N_STATS, NONFINITE, ST_ACCEPTED, ST_NFEV, ST_REJECTED,
-                     ST_STEPS, STEP_UNDERFLOW, STIFF_DETECTED, SUCCESS, grow_rows, grow_vec)
+                     ST_STEPS, STEP_UNDERFLOW, STIFF_DETECTED, SUCCESS, grow_rows, grow_vec,
+                     start_outputs)
 
 __all__ = ["dopri5", "dopri5_dense_eval", "DOPRI5_TABLEAU"]
 
@@ -173,28 +174,8 @@ def dopri5(rhs, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, dense, d
     n = y0.shape[0]
     stats = np.zeros(N_STATS, np.int64)
     k_eval = t_eval.shape[0]
-    yeval = np.full((k_eval, n), np.nan)
-    n_eval = 0
-    direction = 1.0 if tf >= t0 else -1.0
-    span = abs(tf - t0)
-
-    y = np.empty(n)
-    for i in range(n):
-        y[i] = y0[i]
-    cap = 64
-    ts = np.empty(cap)
-    ys = np.empty((cap, n))
-    cf = np.empty((cap if dense else 0, 5 * n))
-    ts[0] = t0
-    ys[0] = y
+    y, ts, ys, cf, yeval, n_eval, direction, span = start_outputs(t0, tf, y0, t_eval, dense, 5 * n)
     m = 1
-
-    # t_eval points at (or, unfilled, before) t0
-    while n_eval < k_eval and (t_eval[n_eval] - t0) * direction <= 0.0:
-        if t_eval[n_eval] == t0:
-            for i in range(n):
-                yeval[n_eval, i] = y[i]
-        n_eval += 1
 
     t = t0
     status = SUCCESS

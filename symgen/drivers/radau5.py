@@ -37,7 +37,7 @@ from numba import njit
 
 from .common import (MAX_STEPS, N_STATS, NEWTON_FAILED, NONFINITE, SINGULAR, ST_ACCEPTED,
                      ST_NFEV, ST_NJEV, ST_NLU, ST_NNEWTON, ST_NSOLVE, ST_REJECTED, ST_STEPS,
-                     STEP_UNDERFLOW, SUCCESS, grow_rows, grow_vec)
+                     STEP_UNDERFLOW, SUCCESS, grow_rows, grow_vec, start_outputs)
 from .sparse_lu import INDEX_DTYPE, sparse_lu_factor, sparse_lu_solve
 
 __all__ = ["radau5", "radau5_dense_eval", "lu_factor", "lu_solve", "lu_factor_real", "lu_solve_real",
@@ -331,29 +331,8 @@ def radau5(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eva
         raise ValueError("radau5: the sparse LU plan does not match the number of states")
     stats = np.zeros(N_STATS, np.int64)
     k_eval = t_eval.shape[0]
-    yeval = np.full((k_eval, n), np.nan)
-    n_eval = 0
-    direction = 1.0 if tf >= t0 else -1.0
-    span = abs(tf - t0)
-
-    y = np.empty(n)
-    for i in range(n):
-        y[i] = y0[i]
-
-    cap = 64
-    ts = np.empty(cap)
-    ys = np.empty((cap, n))
-    cf = np.empty((cap if dense else 0, 4 * n))
-    ts[0] = t0
-    ys[0] = y
+    y, ts, ys, cf, yeval, n_eval, direction, span = start_outputs(t0, tf, y0, t_eval, dense, 4 * n)
     m = 1
-
-    # t_eval points at (or, unfilled, before) t0
-    while n_eval < k_eval and (t_eval[n_eval] - t0) * direction <= 0.0:
-        if t_eval[n_eval] == t0:
-            for i in range(n):
-                yeval[n_eval, i] = y[i]
-        n_eval += 1
 
     t = t0
     status = SUCCESS
