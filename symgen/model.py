@@ -76,10 +76,13 @@ class CompiledModel:
                 if i is None:
                     raise SymgenError(f"{what} given for a symbol the model does not have", symbol=str(k))
                 out[i] = _to_float(v, k, what)
-            for i, s in enumerate(order):
-                if math.isnan(out[i]) and str(s) in self._defaults and not _given(values, s):
+            missing = np.flatnonzero(np.isnan(out))  # names printed only where needed
+            for i in missing:
+                s = order[i]
+                if str(s) in self._defaults and not _given(values, s):
                     out[i] = self._defaults[str(s)]
-            for i, s in enumerate(order):
+            for i in missing:
+                s = order[i]
                 if math.isnan(out[i]) and not _given(values, s):
                     raise MissingValueError(f"no {what} given", symbol=str(s))
         else:
