@@ -22,7 +22,8 @@ __all__ = [
     "KERNEL_SIG", "KERNEL_TYPE", "SUCCESS", "MAX_STEPS", "STEP_UNDERFLOW", "NONFINITE",
     "STIFF_DETECTED", "NEWTON_FAILED", "SINGULAR", "MESSAGES", "STAT_NAMES", "N_STATS",
     "ST_STEPS", "ST_ACCEPTED", "ST_REJECTED", "ST_NFEV", "ST_NJEV", "ST_NLU",
-    "ST_NNEWTON", "ST_NSOLVE", "grow_rows", "grow_vec", "start_outputs",
+    "ST_NNEWTON", "ST_NSOLVE", "grow_rows", "grow_vec", "start_outputs", "finish_outputs",
+    "dense_segments",
 ]
 
 _f64p = types.CPointer(types.float64)
@@ -110,3 +111,35 @@ def start_outputs(t0, tf, y0, t_eval, dense, width):
                 yeval[n_eval, i] = y[i]
         n_eval += 1
     return y, ts, ys, cf, yeval, n_eval, direction, span
+
+
+@njit(cache=True)
+def finish_outputs(ts, ys, cf, m, dense, k):
+    """The driver's returned ``(ts, ys, coeffs)``: the ``m`` accepted rows, and the dense
+    output as ``(m - 1, k, n)`` (``(0, k, n)`` unless ``dense``)."""
+    n = ys.shape[1]
+    if dense:
+        coeffs = cf[: m - 1].copy().reshape((m - 1, k, n))
+    else:
+        coeffs = np.empty((0, k, n))
+    return ts[:m].copy(), ys[:m].copy(), coeffs
+
+
+def dense_segments(ts, coeffs, tq, k):
+    """For evaluating a driver's dense output (plain NumPy): ``(c, s)`` with ``c`` the
+    coefficients ``(len(tq), k, n)`` of the step holding each query (the first or last
+    step for queries outside ``[ts[0], ts[-1]]``) and ``s`` the position in that step,
+    0 at its start and 1 at its end, shape ``(len(tq), 1)``; ``ts`` may descend."""
+    ts = np.asarray(ts, dtype=np.float64)
+    coeffs = np.asarray(coeffs, dtype=np.float64)
+    tq = np.atleast_1d(np.asarray(tq, dtype=np.float64))
+    m = ts.shape[0]
+    if m < 2 or coeffs.ndim != 3 or coeffs.shape[:2] != (m - 1, k):
+        raise ValueError(f"dense output needs at least one step and coeffs of shape (len(ts)-1, {k}, n)")
+    if ts[-1] >= ts[0]:
+        idx = np.searchsorted(ts, tq, side="right") - 1
+    else:
+        idx = np.searchsorted(-ts, -tq, side="right") - 1
+    idx = np.clip(idx, 0, m - 2)
+    s = ((tq - ts[idx]) / (ts[idx + 1] - ts[idx]))[:, None]
+    return coeffs[idx], s

@@ -34,8 +34,8 @@ import numpy as np
 from numba import njit
 
 from .common import (MAX_STEPS, N_STATS, NONFINITE, ST_ACCEPTED, ST_NFEV, ST_REJECTED,
-                     ST_STEPS, STEP_UNDERFLOW, STIFF_DETECTED, SUCCESS, grow_rows, grow_vec,
-                     start_outputs)
+                     ST_STEPS, STEP_UNDERFLOW, STIFF_DETECTED, SUCCESS, dense_segments,
+                     finish_outputs, grow_rows, grow_vec, start_outputs)
 
 __all__ = ["dopri5", "dopri5_dense_eval", "DOPRI5_TABLEAU"]
 
@@ -379,12 +379,7 @@ def dopri5(rhs, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, dense, d
             last = False
 
     stats[ST_REJECTED] = stats[ST_STEPS] - stats[ST_ACCEPTED]
-    ts_out = ts[:m].copy()
-    ys_out = ys[:m].copy()
-    if dense:
-        coeffs = cf[: m - 1].copy().reshape((m - 1, 5, n))
-    else:
-        coeffs = np.empty((0, 5, n))
+    ts_out, ys_out, coeffs = finish_outputs(ts, ys, cf, m, dense, 5)
     return status, t, ts_out, ys_out, coeffs, yeval, n_eval, stats
 
 
@@ -408,18 +403,6 @@ def dopri5_dense_eval(ts, coeffs, tq):
     -------
     float64[len(tq), n]
     """
-    ts = np.asarray(ts, dtype=np.float64)
-    coeffs = np.asarray(coeffs, dtype=np.float64)
-    tq = np.atleast_1d(np.asarray(tq, dtype=np.float64))
-    m = ts.shape[0]
-    if m < 2 or coeffs.ndim != 3 or coeffs.shape[:2] != (m - 1, 5):
-        raise ValueError("dense output needs at least one step and coeffs of shape (len(ts)-1, 5, n)")
-    if ts[-1] >= ts[0]:
-        idx = np.searchsorted(ts, tq, side="right") - 1
-    else:
-        idx = np.searchsorted(-ts, -tq, side="right") - 1
-    idx = np.clip(idx, 0, m - 2)
-    s = ((tq - ts[idx]) / (ts[idx + 1] - ts[idx]))[:, None]
+    c, s = dense_segments(ts, coeffs, tq, 5)
     s1 = 1.0 - s
-    c = coeffs[idx]
     return c[:, 0] + s * (c[:, 1] + s1 * (c[:, 2] + s * (c[:, 3] + s1 * c[:, 4])))

@@ -37,7 +37,8 @@ from numba import njit
 
 from .common import (MAX_STEPS, N_STATS, NEWTON_FAILED, NONFINITE, SINGULAR, ST_ACCEPTED,
                      ST_NFEV, ST_NJEV, ST_NLU, ST_NNEWTON, ST_NSOLVE, ST_REJECTED, ST_STEPS,
-                     STEP_UNDERFLOW, SUCCESS, grow_rows, grow_vec, start_outputs)
+                     STEP_UNDERFLOW, SUCCESS, dense_segments, finish_outputs, grow_rows, grow_vec,
+                     start_outputs)
 from .sparse_lu import INDEX_DTYPE, sparse_lu_factor, sparse_lu_solve
 
 __all__ = ["radau5", "radau5_dense_eval", "lu_factor", "lu_solve", "lu_factor_real", "lu_solve_real",
@@ -761,12 +762,7 @@ def radau5(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eva
                 need_jac = True
 
     stats[ST_REJECTED] = stats[ST_STEPS] - stats[ST_ACCEPTED]
-    ts_out = ts[:m].copy()
-    ys_out = ys[:m].copy()
-    if dense:
-        coeffs = cf[: m - 1].copy().reshape((m - 1, 4, n))
-    else:
-        coeffs = np.empty((0, 4, n))
+    ts_out, ys_out, coeffs = finish_outputs(ts, ys, cf, m, dense, 4)
     return status, t, ts_out, ys_out, coeffs, yeval, n_eval, stats
 
 
@@ -781,17 +777,5 @@ def radau5_dense_eval(ts, coeffs, tq):
     ``[ts[0], ts[-1]]`` are extrapolated with the first or last step's polynomial.
     Returns ``float64[len(tq), n]``.
     """
-    ts = np.asarray(ts, dtype=np.float64)
-    coeffs = np.asarray(coeffs, dtype=np.float64)
-    tq = np.atleast_1d(np.asarray(tq, dtype=np.float64))
-    m = ts.shape[0]
-    if m < 2 or coeffs.shape[0] != m - 1:
-        raise ValueError("dense output needs at least one step and coeffs of shape (len(ts)-1, 4, n)")
-    if ts[-1] >= ts[0]:
-        idx = np.searchsorted(ts, tq, side="right") - 1
-    else:
-        idx = np.searchsorted(-ts, -tq, side="right") - 1
-    idx = np.clip(idx, 0, m - 2)
-    s = ((tq - ts[idx]) / (ts[idx + 1] - ts[idx]))[:, None]
-    c = coeffs[idx]
+    c, s = dense_segments(ts, coeffs, tq, 4)
     return c[:, 0] + s * (c[:, 1] + s * (c[:, 2] + s * c[:, 3]))
