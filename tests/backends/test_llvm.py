@@ -7,7 +7,6 @@ import subprocess
 import sys
 import textwrap
 
-import mpmath
 import numpy as np
 import pytest
 import sympy as sp
@@ -15,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symgen as sg
-from exprgen import expressions
+from exprgen import SYMS, T, check_against_sympy, expressions
 from symgen.backends.llvm import LLVMBackend
 from symgen.drivers.evaluate import call_kernel
 from symgen.dsl.system import SUPPORTED_FUNCTIONS
@@ -24,61 +23,16 @@ from symgen.ir.problem import Problem
 from symgen.ir.system import Sparsity
 from symgen.passes.lower import make_kernel
 
-T = sg.time()
-X = sg.states("a b c", positive=True)
-P = sg.params("k m")
-SYMS = list(X) + list(P)
-
-
-# ---- random expressions vs mpmath ------------------------------------------------------
-def _mp_eval(expr, subs):
-    f = sp.lambdify(list(subs), expr, "mpmath")
-    with mpmath.workdps(40):
-        v = f(*[mpmath.mpf(float(x)) for x in subs.values()])
-    try:
-        return float(v) if mpmath.im(v) == 0 else math.nan
-    except (TypeError, OverflowError):
-        return math.nan
-
-
-def _math_eval(expr, subs):
-    f = sp.lambdify(list(subs), expr, "math")
-    try:
-        return float(f(*subs.values()))
-    except (ValueError, ZeroDivisionError, OverflowError, TypeError):
-        return math.nan
-
-
-def _check_random(exprs, disable):
-    system = sg.ODESystem([sg.D(x) == -x for x in X], T, params=P,
-                          observed={f"o{i}": e for i, e in enumerate(exprs)}, name="prop")
-    model = sg.compile(system, backend="llvm", disable=disable)
-    assert model.irs["source"].backend == "llvm"
-    rng = np.random.default_rng(len(exprs))
-    for _ in range(6):
-        vals = rng.uniform(0.1, 3.0, size=len(SYMS))
-        got = model.observed_values([0.3], [vals[:3]], vals[3:])[0]
-        subs = dict(zip(SYMS, vals))
-        for e, g in zip(exprs, got):
-            ref = _mp_eval(e, subs)
-            if not math.isfinite(ref) or abs(ref) > 1e200:
-                continue
-            naive = _math_eval(e, subs)
-            slack = 10 * abs(naive - ref) if math.isfinite(naive) else 0.0
-            assert math.isfinite(g), (e, subs, g, ref)
-            assert abs(g - ref) <= 1e-12 * abs(ref) + slack + 1e-300, (e, subs, g, ref, naive)
-
-
 @settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(expressions(SYMS), min_size=12, max_size=24))
 def test_random_expressions_match_mpmath(exprs):
-    _check_random(exprs, disable=("simplify",))
+    check_against_sympy(exprs, disable=("simplify",), backend="llvm")
 
 
 @settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(expressions(SYMS), min_size=12, max_size=24))
 def test_random_expressions_after_rewriting_match_mpmath(exprs):
-    _check_random(exprs, disable=())
+    check_against_sympy(exprs, disable=(), backend="llvm")
 
 
 # ---- every supported function and the piecewise family vs SymPy at 30 digits -----------
