@@ -17,8 +17,12 @@ __all__ = ["declare_pass", "simplify_pass", "derive_pass", "lower_pass", "emit_p
 
 @timed_pass("declare", verifier=verify_problem)
 def declare_pass(system, ctx: PassContext) -> Problem:
-    from ..dsl.system import declare
-    return system if isinstance(system, Problem) else declare(system)
+    from ..dsl.system import ODESystem, declare
+    if isinstance(system, Problem):
+        return system
+    if isinstance(system, ODESystem):  # declared (and checked) when it was built
+        return system.problem
+    return declare(system)
 
 
 @timed_pass("simplify", optional=True, verifier=verify_problem)
