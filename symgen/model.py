@@ -166,8 +166,8 @@ class CompiledModel:
 
     # -- inspection ----------------------------------------------------------------
     def source(self, kernel: str | None = None) -> str:
-        """Generated source of one kernel (``rhs``, ``jac``, ``jac_values``, ``pjac``,
-        ``dfdt``, ``observed``, ``residual``) or of the whole module."""
+        """Generated source of one kernel (``rhs``, ``jac_values``, ``pjac``, ``dfdt``,
+        ``observed``) or of the whole module."""
         if kernel is None:
             return self.irs["source"].text
         return self.irs["source"].kernel(kernel)

@@ -23,7 +23,7 @@ from .passes.manager import PassContext
 from .passes.stages import (build_pass, declare_pass, derive_pass, emit_pass, lower_pass,
                             simplify_pass)
 
-__all__ = ["PipelineResult", "run_pipeline", "compile"]
+__all__ = ["PipelineResult", "run_pipeline", "compile", "load_compiled"]
 
 #: options that change generated code (and therefore the cache key)
 _CODE_OPTIONS = ("backend", "phases", "disable")
@@ -73,8 +73,25 @@ def _manifest(res: PipelineResult, backend: str) -> dict:
         "pjac": {"shape": [sysir.pjac.nrows, sysir.pjac.ncols], "indptr": list(sysir.pjac.indptr),
                  "indices": list(sysir.pjac.indices)},
         "timings": res.timings, "notes": res.notes,
-        "kernels": {name: text for name, text in src.kernels},
+        "kernels": _kernel_spans(src),
     }
+
+
+def _kernel_spans(src: Source) -> dict:
+    """Each kernel's source as ``[start, end]`` in the module text when it is a slice of
+    it (no second copy of a large module in the manifest), else as text."""
+    out, pos = {}, 0
+    for name, text in src.kernels:
+        i = src.text.find(text, pos)
+        if i < 0:
+            i = src.text.find(text)
+        out[name] = [i, i + len(text)] if i >= 0 else text
+        pos = max(pos, i + len(text)) if i >= 0 else pos
+    return out
+
+
+def _kernel_sources(text: str, spans: dict) -> tuple:
+    return tuple((name, text[v[0]:v[1]] if isinstance(v, list) else v) for name, v in spans.items())
 
 
 def compile(system, *, backend: str = "numba", cache: bool = True, **options):
@@ -102,17 +119,33 @@ def compile(system, *, backend: str = "numba", cache: bool = True, **options):
     ctx = PassContext.from_env(opts)
     problem = declare_pass(system, ctx)
     key = model_key(problem, opts)
-    manifest = read_manifest(key) if cache else None
-    backend_obj = get_backend(backend)
-    src_path = entry_dir(key) / ("kernels" + getattr(backend_obj, "extension", ".py"))
-    if manifest is not None and src_path.exists():
-        src = Source(backend, key, src_path.read_text(), tuple(manifest["kernels"].items()))
-        module = backend_obj.build(src, Path(entry_dir(key)))
-        irs = {"problem": problem, "source": src}
-        return CompiledModel(problem, module, manifest, irs, cached=True,
-                             load_seconds=time.perf_counter() - t0)
+    if cache:
+        model = load_compiled(problem, key, backend, t0=t0)
+        if model is not None:
+            return model
     res = run_pipeline(problem, backend=backend, **options)
     manifest = _manifest(res, backend)
     write_manifest(key, manifest)
     return CompiledModel(problem, res.module, manifest, res.irs, cached=False,
                          load_seconds=time.perf_counter() - t0)
+
+
+def load_compiled(problem, key: str, backend: str, *, t0: float | None = None):
+    """The cached build ``key`` as a CompiledModel of ``problem``, or None if not cached.
+
+    ``problem`` supplies the names (states, parameters, observables, defaults); its
+    expressions are not used, so an importer that knows the key can pass a problem
+    without right-hand sides and skip building them (see ``symgen.io.compile_bionetgen``).
+    """
+    from .model import CompiledModel
+    t0 = time.perf_counter() if t0 is None else t0
+    manifest = read_manifest(key)
+    backend_obj = get_backend(backend)
+    src_path = entry_dir(key) / ("kernels" + getattr(backend_obj, "extension", ".py"))
+    if manifest is None or not src_path.exists():
+        return None
+    text = src_path.read_text()
+    src = Source(backend, key, text, _kernel_sources(text, manifest["kernels"]))
+    module = backend_obj.build(src, Path(entry_dir(key)))
+    irs = {"problem": problem, "source": src}
+    return CompiledModel(problem, module, manifest, irs, cached=True, load_seconds=time.perf_counter() - t0)

@@ -139,3 +139,14 @@ def test_model_key_tells_models_apart():
     assert base != key([sg.D(y) == -x, sg.D(x) == x + y])  # state order matters
     assert base != key([sg.D(x) == x + y, sg.D(y) == -x], backend="llvm")
     assert key([sg.D(xp) == -xp]) != key([sg.D(x) == -x])  # assumptions matter
+
+
+def test_warm_load_gives_the_same_sources(tmp_cache, examples_path):
+    import lorenz
+    from symgen.pipeline import load_compiled
+    cold = sg.compile(lorenz.build())
+    warm = load_compiled(cold.problem, cold.key, "numba")
+    assert warm.cached
+    for k in ("rhs", "jac_values", "pjac", "dfdt", "observed"):
+        assert warm.source(k) == cold.source(k)
+    assert warm.source() == cold.source()

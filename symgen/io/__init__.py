@@ -1,4 +1,4 @@
 """Model importers: BioNetGen ``.net`` reaction networks and ``.gdat`` results."""
-from .bionetgen import BioNetGenParseError, BNGNetwork, load_bionetgen, read_gdat
+from .bionetgen import BioNetGenParseError, BNGNetwork, compile_bionetgen, load_bionetgen, read_gdat
 
-__all__ = ["load_bionetgen", "read_gdat", "BNGNetwork", "BioNetGenParseError"]
+__all__ = ["load_bionetgen", "compile_bionetgen", "read_gdat", "BNGNetwork", "BioNetGenParseError"]

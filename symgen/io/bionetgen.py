@@ -21,6 +21,8 @@ are skipped.  Semantics, checked against BioNetGen's own ``.gdat`` simulations:
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -35,7 +37,7 @@ from ..dsl.system import ODESystem
 from ..errors import ModelError
 
 __all__ = ["BioNetGenParseError", "BNGSpecies", "BNGReaction", "BNGNetwork", "load_bionetgen",
-           "read_gdat"]
+           "read_gdat", "compile_bionetgen"]
 
 #: the time symbol of every imported network (``time()`` in BioNetGen functions)
 T = _time()
@@ -426,3 +428,53 @@ def read_gdat(path):
     if data.size and data.shape[1] != len(names):
         raise BioNetGenParseError(f"{data.shape[1]} columns but {len(names)} names", path=path, line=2)
     return names, data
+
+
+def compile_bionetgen(path, *, backend: str = "llvm", derived: str = "substitute", **options):
+    """Parse a ``.net`` file and compile its ODE system, with a warm start that skips SymPy.
+
+    The first call builds the system (:meth:`BNGNetwork.to_system`) and compiles it like
+    :func:`symgen.compile`; it also records, under a hash of the file's bytes, the
+    importer, the code generator and the options, which compiled build belongs to the
+    file.  A later call (any process) with the same file and options only parses the file
+    and loads the compiled kernels: no SymPy expression is built (BCR: 4.7 s -> about 1 s).
+
+    Returns
+    -------
+    (CompiledModel, BNGNetwork)
+        The model (``model.problem`` holds names only on a warm start) and the network
+        (for ``initial_values()`` and ``parameter_values()``).
+    """
+    from ..cache import _generator_fingerprint, cache_root
+    from ..ir.problem import Problem
+    from ..pipeline import compile as compile_system
+    from ..pipeline import load_compiled
+
+    net = load_bionetgen(path)
+    h = hashlib.sha256()
+    for part in (Path(path).read_bytes(), Path(__file__).read_bytes(), _generator_fingerprint().encode(),
+                 json.dumps([backend, derived, {k: repr(v) for k, v in sorted(options.items())}]).encode()):
+        h.update(hashlib.sha256(part).digest())
+    index = cache_root() / "bionetgen" / f"{h.hexdigest()}.json"
+    if index.exists():
+        try:
+            rec = json.loads(index.read_text())
+        except (OSError, ValueError):
+            rec = None
+        if rec is not None:
+            psym = {n: ParamSymbol(n, real=True) for n in rec["params"]}
+            shell = Problem(rec["name"], T, net.states, tuple(psym.values()), (),
+                            tuple((o, sp.S.Zero) for o in rec["observed"]), (),
+                            tuple((psym[n], v) for n, v in rec["defaults"]))
+            model = load_compiled(shell, rec["key"], backend)
+            if model is not None:
+                return model, net
+    model = compile_system(net.to_system(derived=derived), backend=backend, **options)
+    pb = model.problem
+    rec = {"key": model.key, "name": pb.name, "params": [str(s) for s in pb.params],
+           "observed": [name for name, _ in pb.observed], "defaults": [[str(k), v] for k, v in pb.defaults]}
+    index.parent.mkdir(parents=True, exist_ok=True)
+    tmp = index.with_suffix(".tmp")
+    tmp.write_text(json.dumps(rec))
+    tmp.replace(index)
+    return model, net

@@ -146,3 +146,29 @@ def test_missing_file_and_bad_gdat(tmp_path):
     g.write_text("# time A B\n0 1 2\n1 2\n")
     with pytest.raises(BioNetGenParseError):
         read_gdat(g)
+
+
+@needs_data
+def test_compile_bionetgen_warm_start_skips_sympy(tmp_cache):
+    from symgen.io import compile_bionetgen
+    path = DATA / "toy-jim.net"
+    cold, net = compile_bionetgen(path, backend="numba")
+    assert not cold.cached and len(cold.problem.rhs) == net.n_species
+    warm, net2 = compile_bionetgen(path, backend="numba")
+    assert warm.cached and warm.problem.rhs == ()  # names only: nothing symbolic was built
+    assert warm.key == cold.key and warm.states == cold.states and warm.params == cold.params
+    assert warm.observed == cold.observed
+    y = np.array(list(net2.initial_values().values())) * 1.3 + 0.1
+    np.testing.assert_array_equal(warm.rhs(0.5, y, warm.param_vector({})), cold.rhs(0.5, y, cold.param_vector({})))
+    names, data = read_gdat(DATA / "toy-jim.gdat")
+    sol = warm.solve(net2.initial_values(), (0.0, data[-1, 0]), method="radau5", rtol=1e-10, atol=1e-12,
+                     t_eval=data[:, 0])
+    ref = data[:, 1:]
+    got = np.column_stack([sol[c] for c in _gdat_columns(net2, names)])
+    mask = np.abs(ref) > 1e-6 * np.abs(ref).max(axis=0)
+    assert (np.abs(got - ref)[mask] / np.abs(ref)[mask]).max() < 1e-4
+    other = tmp_cache.parent / "other.net"  # a different file is a different model
+    other.write_text((DATA / "toy-jim.net").read_text().replace("begin species", "# edited\nbegin species", 1))
+    m3, _ = compile_bionetgen(other, backend="numba")
+    assert m3.cached  # same system: the code cache hits, but through the full build
+    assert len(m3.problem.rhs) == net.n_species
