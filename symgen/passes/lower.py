@@ -5,7 +5,7 @@ import sympy as sp
 
 from ..ir.kernels import KERNEL_ARGS, Assign, Kernel, KernelSet
 from ..ir.system import System
-from ..rewrite import lower as lower_expr
+from ..rewrite import lower_all
 from .cse import tree_cse
 
 __all__ = ["lower", "make_kernel", "common_subexpressions", "LARGE_KERNEL_NODES"]
@@ -36,8 +36,9 @@ def make_kernel(name: str, outputs, out_size: int, *, zero_fill: bool = False,
     idx = [i for i, _ in outputs]
     exprs = [e for _, e in outputs]
     temps, reduced = common_subexpressions(exprs)
-    body = tuple(Assign(s, lower_expr(e)) for s, e in temps)
-    outs = tuple((i, lower_expr(e)) for i, e in zip(idx, reduced))
+    low = lower_all([e for _, e in temps] + list(reduced))
+    body = tuple(Assign(s, e) for (s, _), e in zip(temps, low))
+    outs = tuple(zip(idx, low[len(temps):]))
     return Kernel(name, tuple(args), body, outs, out_size, zero_fill)
 
 

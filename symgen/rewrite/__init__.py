@@ -6,10 +6,10 @@
 * :mod:`.engine`   -- bottom-up application in ordered phases.
 """
 from .cost import CYCLES, cost, op_counts
-from .engine import (ALL_PHASES, LOWERING, PHASES, UnknownPhaseError, apply_rules, lower,
+from .engine import (ALL_PHASES, LOWERING, PHASES, UnknownPhaseError, apply_rules, lower, lower_all,
                      simplify, simplify_with_stats)
 from .rules import RULESETS, Rule, all_rules
 
 __all__ = ["CYCLES", "cost", "op_counts", "PHASES", "ALL_PHASES", "LOWERING", "apply_rules",
-           "lower", "simplify", "simplify_with_stats", "RULESETS", "Rule", "all_rules",
+           "lower", "lower_all", "simplify", "simplify_with_stats", "RULESETS", "Rule", "all_rules",
            "UnknownPhaseError"]

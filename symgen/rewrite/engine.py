@@ -22,7 +22,7 @@ from .cost import Tally
 from .rules import RULESETS, Rule
 
 __all__ = ["PHASES", "ALL_PHASES", "LOWERING", "MAX_PASSES", "simplify", "simplify_with_stats",
-           "lower", "apply_rules"]
+           "lower", "lower_all", "apply_rules"]
 
 #: default simplification phases, in order (each a rule-set name)
 PHASES: tuple[str, ...] = ("canonical", "explog", "sqrt", "division")
@@ -157,3 +157,14 @@ def lower(expr, disabled=()):
         return expr
     (out,), _ = apply_rules([expr], LOWERING, evaluate=False, disabled=disabled)
     return out
+
+
+def lower_all(exprs, disabled=()):
+    """:func:`lower` for many expressions in one session (shared subterms and costs are
+    worked out once; a kernel's temporaries and outputs are lowered together)."""
+    exprs = list(exprs)
+    todo = [i for i, e in enumerate(exprs) if isinstance(e, sp.Basic) and e.args]
+    out, _ = apply_rules([exprs[i] for i in todo], LOWERING, evaluate=False, disabled=disabled)
+    for i, e in zip(todo, out):
+        exprs[i] = e
+    return exprs
