@@ -30,8 +30,11 @@ __all__ = ["ShardOptions", "kernel_functions", "symbol_operands", "module_text",
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 #: LLVM parameter list for each argument role
-_PARAM = {"t": "double %t", "y": "ptr readonly %y", "yp": "ptr readonly %yp",
-          "p": "ptr readonly %p", "out": "ptr %out"}
+# ``noalias``: the drivers and the model always pass distinct arrays for y, yp, p and out
+# (the kernel contract, see symgen.drivers.common); without it every store to out would
+# force LLVM to reload the y and p values it has already read
+_PARAM = {"t": "double %t", "y": "ptr noalias readonly %y", "yp": "ptr noalias readonly %yp",
+          "p": "ptr noalias readonly %p", "out": "ptr noalias %out"}
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,7 @@ def kernel_functions(kernel, operands: dict, name: str, opts: ShardOptions = Sha
         b = s.builder
         for operand, slot, boolean in s.spills:
             b.store(b.instr(f"uitofp i1 {operand} to double") if boolean else operand, "%s", slot)
-        texts.append(_define(f"define internal void @{name}_s{k}({params}, ptr %s) #2", b.lines))
+        texts.append(_define(f"define internal void @{name}_s{k}({params}, ptr noalias %s) #2", b.lines))
     return texts, calls | ({"malloc", "free"} if slots else set()), len(shards)
 
 

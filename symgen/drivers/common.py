@@ -10,6 +10,9 @@ any object with Numba's wrapper-address protocol).  Every kernel has the C signa
 * ``jacv`` writes the values of the sparse Jacobian in the order of its static CSR
   pattern (``indptr``, ``indices``) that the driver receives as arrays.
 
+The arrays passed to one call never overlap (the LLVM backend declares them
+``noalias``).
+
 Drivers are ``@njit(cache=True)`` functions compiled once per signature and reused by
 every model, so a new model costs only its own kernels' compilation.
 """
