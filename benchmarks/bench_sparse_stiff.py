@@ -27,27 +27,13 @@ import sympy as sp
 from scipy.integrate import solve_ivp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 import symgen as sg  # noqa: E402
 from symgen.solve import sparse_plan  # noqa: E402
+from brusselator import build_1d as bruss1d_system  # noqa: E402
 
 
 # ---- 1-D Brusselator ------------------------------------------------------------------------
-def bruss1d_system(N):
-    t = sg.time()
-    u = sg.states("u", shape=N)
-    v = sg.states("v", shape=N)
-    alpha = sg.params("alpha")
-    c = alpha * (N + 1) ** 2
-    eqs = []
-    for i in range(N):
-        ul, ur = (u[i - 1] if i > 0 else 1), (u[i + 1] if i < N - 1 else 1)
-        eqs.append(sg.D(u[i]) == 1 + u[i] ** 2 * v[i] - 4 * u[i] + c * (ul - 2 * u[i] + ur))
-    for i in range(N):
-        vl, vr = (v[i - 1] if i > 0 else 3), (v[i + 1] if i < N - 1 else 3)
-        eqs.append(sg.D(v[i]) == 3 * u[i] - u[i] ** 2 * v[i] + c * (vl - 2 * v[i] + vr))
-    return sg.ODESystem(eqs, t, defaults={alpha: 1.0 / 50.0}, name=f"bench_bruss1d_{N}")
-
-
 def bruss1d_numpy(N, alpha=1.0 / 50.0):
     """Vectorized RHS and analytic sparse Jacobian in the layout (u_0..u_{N-1}, v_0..v_{N-1})."""
     c = alpha * (N + 1) ** 2

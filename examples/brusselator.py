@@ -39,6 +39,24 @@ def build(N=32, backend_hint=None):
     return sg.ODESystem(eqs, t, defaults={A: 3.4, B: 1.0, alpha: 10.0 / dx**2}, name=f"brusselator{N}")
 
 
+def build_1d(N):
+    """1D Brusselator (Hairer & Wanner II, problem BRUSS): 2 N states (all u, then all v)
+    on (0, 1) with Dirichlet boundaries u = 1, v = 3 and alpha = 1/50."""
+    t = sg.time()
+    u = sg.states("u", shape=N)
+    v = sg.states("v", shape=N)
+    alpha = sg.params("alpha")
+    c = alpha * (N + 1) ** 2
+    eqs = []
+    for i in range(N):
+        ul, ur = (u[i - 1] if i > 0 else 1), (u[i + 1] if i < N - 1 else 1)
+        eqs.append(sg.D(u[i]) == 1 + u[i] ** 2 * v[i] - 4 * u[i] + c * (ul - 2 * u[i] + ur))
+    for i in range(N):
+        vl, vr = (v[i - 1] if i > 0 else 3), (v[i + 1] if i < N - 1 else 3)
+        eqs.append(sg.D(v[i]) == 3 * u[i] - u[i] ** 2 * v[i] + c * (vl - 2 * v[i] + vr))
+    return sg.ODESystem(eqs, t, defaults={alpha: 1.0 / 50.0}, name=f"bruss1d_{N}")
+
+
 def initial(N):
     """u = 22 (y (1 - y))^1.5, v = 27 (x (1 - x))^1.5 on the grid, in the states' order."""
     xy, _ = grid(N)

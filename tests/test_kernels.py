@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symgen as sg
-from exprgen import SYMS, check_against_sympy, expressions
+from exprgen import SYMS, check_against_sympy, expressions, fd_jacobian
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
@@ -20,15 +20,6 @@ def test_random_expressions_before_rewriting(exprs):
 @given(st.lists(expressions(SYMS), min_size=12, max_size=24))
 def test_random_expressions_after_rewriting(exprs):
     check_against_sympy(exprs, disable=())
-
-
-def _fd_jacobian(f, x, h=1e-6):
-    cols = []
-    for j in range(x.size):
-        e = np.zeros_like(x)
-        e[j] = h * max(1.0, abs(x[j]))
-        cols.append((f(x + e) - f(x - e)) / (2 * e[j]))
-    return np.array(cols).T
 
 
 def _forced_chain():
@@ -58,11 +49,11 @@ def test_jacobians_match_finite_differences(name, examples_path):
     for t in (0.5, 2.5, 4.0):
         y = rng.uniform(-1.0, 1.0, len(model.states))
         J = model.jac(t, y, p)
-        fd = _fd_jacobian(lambda v: model.rhs(t, v, p), y)
+        fd = fd_jacobian(lambda v: model.rhs(t, v, p), y)
         np.testing.assert_allclose(J, fd, rtol=1e-6, atol=1e-8)
         np.testing.assert_allclose(model.jac_sparse(t, y, p).toarray(), J, rtol=0, atol=0)
         if len(model.params):
-            fdp = _fd_jacobian(lambda q: model.rhs(t, y, q), p)
+            fdp = fd_jacobian(lambda q: model.rhs(t, y, q), p)
             np.testing.assert_allclose(model.pjac(t, y, p), fdp, rtol=1e-6, atol=1e-8)
         dt = 1e-6
         fdt = (model.rhs(t + dt, y, p) - model.rhs(t - dt, y, p)) / (2 * dt)

@@ -26,7 +26,7 @@ __all__ = [
     "STIFF_DETECTED", "NEWTON_FAILED", "SINGULAR", "MESSAGES", "STAT_NAMES", "N_STATS",
     "ST_STEPS", "ST_ACCEPTED", "ST_REJECTED", "ST_NFEV", "ST_NJEV", "ST_NLU",
     "ST_NNEWTON", "ST_NSOLVE", "grow_rows", "grow_vec", "start_outputs", "finish_outputs",
-    "dense_segments",
+    "dense_segments", "all_finite",
 ]
 
 _f64p = types.CPointer(types.float64)
@@ -83,15 +83,17 @@ def grow_vec(a, n):
 
 
 @njit(cache=True)
-def start_outputs(t0, tf, y0, t_eval, dense, width):
+def start_outputs(t0, tf, y0, t_eval, dense, width, stats):
     """The output buffers every driver starts with.
 
-    Returns ``(y, ts, ys, cf, yeval, n_eval, direction, span)``: a copy ``y`` of ``y0``;
-    accepted times ``ts`` and states ``ys`` (capacity 64, the first row ``t0``, ``y0``);
-    dense-output rows ``cf`` of ``width`` values (none unless ``dense``); ``yeval``
-    (NaN-filled, one row per ``t_eval`` point) with the points at ``t0`` filled and
-    ``n_eval`` counting the points at or before ``t0``; the direction of integration and
-    the length of the span.
+    Returns ``(y, ts, ys, cf, yeval, n_eval, m, t, direction, span)``: a copy ``y`` of
+    ``y0``; accepted times ``ts`` and states ``ys`` (capacity 64, the first row ``t0``,
+    ``y0``, ``m`` rows used); dense-output rows ``cf`` of ``width`` values (none unless
+    ``dense``); ``yeval`` (NaN-filled, one row per ``t_eval`` point) with the points at
+    ``t0`` filled and ``n_eval`` counting the points passed; the current time ``t``, the
+    direction of integration and the length of the span still to integrate.  With no
+    states there is nothing to integrate: one trivial step to ``tf`` is recorded (in
+    ``stats`` too) and the span left is 0.
     """
     n = y0.shape[0]
     k_eval = t_eval.shape[0]
@@ -107,13 +109,24 @@ def start_outputs(t0, tf, y0, t_eval, dense, width):
     cf = np.empty((cap if dense else 0, width))
     ts[0] = t0
     ys[0] = y
+    m = 1
+    t = t0
     n_eval = 0
     while n_eval < k_eval and (t_eval[n_eval] - t0) * direction <= 0.0:
         if t_eval[n_eval] == t0:
             for i in range(n):
                 yeval[n_eval, i] = y[i]
         n_eval += 1
-    return y, ts, ys, cf, yeval, n_eval, direction, span
+    if n == 0 and span > 0.0:
+        ts[1] = tf
+        m = 2
+        stats[ST_STEPS] = 1
+        stats[ST_ACCEPTED] = 1
+        while n_eval < k_eval and (t_eval[n_eval] - tf) * direction <= 0.0:
+            n_eval += 1
+        t = tf
+        span = 0.0
+    return y, ts, ys, cf, yeval, n_eval, m, t, direction, span
 
 
 @njit(cache=True)
@@ -146,3 +159,12 @@ def dense_segments(ts, coeffs, tq, k):
     idx = np.clip(idx, 0, m - 2)
     s = ((tq - ts[idx]) / (ts[idx + 1] - ts[idx]))[:, None]
     return coeffs[idx], s
+
+
+@njit(cache=True)
+def all_finite(a):
+    """Whether every entry of the array ``a`` is finite."""
+    for v in a.flat:
+        if not np.isfinite(v):
+            return False
+    return True

@@ -35,7 +35,7 @@ from numba import njit
 
 from .common import (MAX_STEPS, N_STATS, NONFINITE, ST_ACCEPTED, ST_NFEV, ST_REJECTED,
                      ST_STEPS, STEP_UNDERFLOW, STIFF_DETECTED, SUCCESS, dense_segments,
-                     finish_outputs, grow_rows, grow_vec, start_outputs)
+                     all_finite, finish_outputs, grow_rows, grow_vec, start_outputs)
 
 __all__ = ["dopri5", "dopri5_dense_eval", "DOPRI5_TABLEAU"]
 
@@ -79,14 +79,6 @@ STIFF_HLAMB = 2.0
 STIFF_HITS = 15      # consecutive hits that flag stiffness
 STIFF_RESET = 6      # consecutive non-stiff steps that reset the hit count
 EPS = 2.220446049250313e-16
-
-
-@njit(cache=True)
-def _all_finite(a):
-    for v in a.flat:
-        if not np.isfinite(v):
-            return False
-    return True
 
 
 @njit(cache=True)
@@ -174,10 +166,9 @@ def dopri5(rhs, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, dense, d
     n = y0.shape[0]
     stats = np.zeros(N_STATS, np.int64)
     k_eval = t_eval.shape[0]
-    y, ts, ys, cf, yeval, n_eval, direction, span = start_outputs(t0, tf, y0, t_eval, dense, 5 * n)
-    m = 1
+    y, ts, ys, cf, yeval, n_eval, m, t, direction, span = start_outputs(t0, tf, y0, t_eval, dense, 5 * n,
+                                                                       stats)
 
-    t = t0
     status = SUCCESS
     K = np.zeros((7, n))          # stages; K[0] = f(t, y) (FSAL)
     ytmp = np.empty(n)
@@ -185,20 +176,10 @@ def dopri5(rhs, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, dense, d
     y6 = np.empty(n)              # argument of stage 6 (stiffness estimate)
     rc = np.empty((5, n))         # dense-output coefficients of the current step
 
-    if n == 0 and span > 0.0:
-        # nothing to integrate: one trivial step to tf
-        ts[1] = tf
-        m = 2
-        stats[ST_STEPS] = 1
-        stats[ST_ACCEPTED] = 1
-        while n_eval < k_eval and (t_eval[n_eval] - tf) * direction <= 0.0:
-            n_eval += 1
-        t = tf
-        span = 0.0
-    elif span > 0.0:
+    if span > 0.0:
         rhs(t, y.ctypes, p.ctypes, K[0].ctypes)
         stats[ST_NFEV] += 1
-        if not _all_finite(K[0]):
+        if not all_finite(K[0]):
             status = NONFINITE
             span = 0.0  # skip the integration loop
 
@@ -246,12 +227,12 @@ def dopri5(rhs, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, dense, d
             elif s == 6:
                 for i in range(n):
                     ynew[i] = ytmp[i]
-                if not _all_finite(ynew):
+                if not all_finite(ynew):
                     finite = False
                     break
             rhs(tnew if s == 6 else t + _C[s] * h, ytmp.ctypes, p.ctypes, K[s].ctypes)
             stats[ST_NFEV] += 1
-            if not _all_finite(K[s]):
+            if not all_finite(K[s]):
                 finite = False
                 break
 

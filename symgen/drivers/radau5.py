@@ -37,7 +37,7 @@ from numba import njit
 
 from .common import (MAX_STEPS, N_STATS, NEWTON_FAILED, NONFINITE, SINGULAR, ST_ACCEPTED,
                      ST_NFEV, ST_NJEV, ST_NLU, ST_NNEWTON, ST_NSOLVE, ST_REJECTED, ST_STEPS,
-                     STEP_UNDERFLOW, SUCCESS, dense_segments, finish_outputs, grow_rows, grow_vec,
+                     STEP_UNDERFLOW, SUCCESS, all_finite, dense_segments, finish_outputs, grow_rows, grow_vec,
                      start_outputs)
 from .sparse_lu import INDEX_DTYPE, sparse_lu_factor, sparse_lu_solve
 
@@ -240,14 +240,6 @@ def _factor_newton(sparse, J, jv, fac1, ab, E1, E2, piv1, piv2, v1, v2, w1, w2, 
 # Small helpers
 # ---------------------------------------------------------------------------------------
 @njit(cache=True)
-def _all_finite(a):
-    for v in a.flat:
-        if not np.isfinite(v):
-            return False
-    return True
-
-
-@njit(cache=True)
 def _wrms(v, scal):
     n = v.shape[0]
     s = 0.0
@@ -332,29 +324,18 @@ def radau5(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eva
         raise ValueError("radau5: the sparse LU plan does not match the number of states")
     stats = np.zeros(N_STATS, np.int64)
     k_eval = t_eval.shape[0]
-    y, ts, ys, cf, yeval, n_eval, direction, span = start_outputs(t0, tf, y0, t_eval, dense, 4 * n)
-    m = 1
+    y, ts, ys, cf, yeval, n_eval, m, t, direction, span = start_outputs(t0, tf, y0, t_eval, dense, 4 * n,
+                                                                       stats)
 
-    t = t0
     status = SUCCESS
 
     f0 = np.empty(n)
     if n > 0:
         rhs(t, y.ctypes, p.ctypes, f0.ctypes)
         stats[ST_NFEV] += 1
-        if not _all_finite(f0):
+        if not all_finite(f0):
             status = NONFINITE
             span = 0.0  # skip the integration loop
-    if n == 0 and span > 0.0:
-        # nothing to integrate: one trivial step to tf
-        ts[1] = tf
-        m = 2
-        stats[ST_STEPS] = 1
-        stats[ST_ACCEPTED] = 1
-        while n_eval < k_eval and (t_eval[n_eval] - tf) * direction <= 0.0:
-            n_eval += 1
-        t = tf
-        span = 0.0
 
     # ---- tolerances (RADAU5 convention) ----------------------------------------------
     rtol_u = max(rtol, 100.0 * EPS)
@@ -450,17 +431,17 @@ def radau5(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eva
         if need_jac:
             if sparse:
                 jacv(t, y.ctypes, p.ctypes, jv.ctypes)
-                jfinite = _all_finite(jv)
+                jfinite = all_finite(jv)
             elif from_values:
                 jacv(t, y.ctypes, p.ctypes, jv.ctypes)
-                jfinite = _all_finite(jv)
+                jfinite = all_finite(jv)
                 J[:, :] = 0.0
                 for i in range(n):
                     for kk in range(sp_ptr[i], sp_ptr[i + 1]):
                         J[i, sp_idx[kk]] = jv[kk]
             else:
                 jac(t, y.ctypes, p.ctypes, J.ctypes)
-                jfinite = _all_finite(J)
+                jfinite = all_finite(J)
             stats[ST_NJEV] += 1
             if not jfinite:
                 status = NONFINITE
@@ -635,7 +616,7 @@ def radau5(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eva
                 ytmp[i] = y[i] + err_v[i]
             rhs(t, ytmp.ctypes, p.ctypes, ftmp.ctypes)
             stats[ST_NFEV] += 1
-            if _all_finite(ftmp):
+            if all_finite(ftmp):
                 for i in range(n):
                     err_v[i] = ftmp[i] + dz[i]
                 if sparse:
@@ -728,7 +709,7 @@ def radau5(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eva
                 break
             rhs(t, y.ctypes, p.ctypes, f0.ctypes)
             stats[ST_NFEV] += 1
-            if not _all_finite(f0):
+            if not all_finite(f0):
                 status = NONFINITE
                 break
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symgen as sg
-from exprgen import SYMS, T, check_against_sympy, expressions
+from exprgen import SYMS, T, check_against_sympy, expressions, fd_jacobian
 from symgen.backends.llvm import LLVMBackend
 from symgen.drivers.evaluate import call_kernel
 from symgen.dsl.system import SUPPORTED_FUNCTIONS
@@ -125,15 +125,6 @@ def test_relationals_at_their_boundaries():
 
 
 # ---- lorenz: Jacobian vs finite differences, everything vs the Numba backend ----------
-def _fd_jacobian(f, x, h=1e-6):
-    cols = []
-    for j in range(x.size):
-        e = np.zeros_like(x)
-        e[j] = h * max(1.0, abs(x[j]))
-        cols.append((f(x + e) - f(x - e)) / (2 * e[j]))
-    return np.array(cols).T
-
-
 @pytest.fixture(scope="module")
 def lorenz_models(examples_path):
     import lorenz
@@ -147,9 +138,9 @@ def test_lorenz_kernels_match_finite_differences_and_numba(lorenz_models):
     rng = np.random.default_rng(3)
     for t in (0.0, 1.5):
         y = rng.uniform(-10.0, 10.0, 3)
-        np.testing.assert_allclose(ml.jac(t, y, p), _fd_jacobian(lambda v: ml.rhs(t, v, p), y),
+        np.testing.assert_allclose(ml.jac(t, y, p), fd_jacobian(lambda v: ml.rhs(t, v, p), y),
                                    rtol=1e-6, atol=1e-7)
-        np.testing.assert_allclose(ml.pjac(t, y, p), _fd_jacobian(lambda q: ml.rhs(t, y, q), p),
+        np.testing.assert_allclose(ml.pjac(t, y, p), fd_jacobian(lambda q: ml.rhs(t, y, q), p),
                                    rtol=1e-6, atol=1e-7)
         for name in ("rhs", "jac", "pjac", "dfdt"):
             np.testing.assert_allclose(getattr(ml, name)(t, y, p), getattr(mn, name)(t, y, p),
@@ -265,7 +256,7 @@ def test_sharded_model_through_the_pipeline():
     ref = p[0] * (np.roll(y, 1) - y) * np.cos(np.roll(y, -7)) + np.exp(-y**2)
     np.testing.assert_allclose(model.rhs(0.0, y, p), ref, rtol=1e-13, atol=1e-15)
     J = model.jac(0.0, y, p)  # scattered from the sharded jac_values kernel
-    np.testing.assert_allclose(J, _fd_jacobian(lambda v: model.rhs(0.0, v, p), y), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(J, fd_jacobian(lambda v: model.rhs(0.0, v, p), y), rtol=1e-6, atol=1e-7)
     np.testing.assert_array_equal(model.jac_sparse(0.0, y, p).toarray(), J)
     yp = rng.normal(size=n)
     np.testing.assert_allclose(model.residual(0.0, y, yp, p), yp - ref, rtol=1e-13, atol=1e-14)

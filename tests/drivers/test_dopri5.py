@@ -12,6 +12,7 @@ from scipy.integrate import solve_ivp
 from symgen.drivers.common import (KERNEL_SIG, MAX_STEPS, NONFINITE, STAT_NAMES,
                                    STEP_UNDERFLOW, STIFF_DETECTED, SUCCESS)
 from symgen.drivers.dopri5 import DOPRI5_TABLEAU, dopri5, dopri5_dense_eval
+from driver_problems import MU, vdp_py, vdp_py_jac, vdp_rhs
 
 EMPTY = np.empty(0)
 
@@ -47,23 +48,6 @@ LORENZ_P = np.array([10.0, 28.0, 8.0 / 3.0])
 def lorenz_py(t, y):
     s, r, b = LORENZ_P
     return [s * (y[1] - y[0]), y[0] * (r - y[2]) - y[1], y[0] * y[1] - b * y[2]]
-
-
-@cfunc(KERNEL_SIG, cache=True)
-def vdp_rhs(t, y, p, dy):
-    dy[0] = y[1]
-    dy[1] = p[0] * (1.0 - y[0] * y[0]) * y[1] - y[0]
-
-
-MU = 1000.0
-
-
-def vdp_py(t, y):
-    return np.array([y[1], MU * (1 - y[0] ** 2) * y[1] - y[0]])
-
-
-def vdp_py_jac(t, y):
-    return np.array([[0.0, 1.0], [-2 * MU * y[0] * y[1] - 1.0, MU * (1 - y[0] ** 2)]])
 
 
 @cfunc(KERNEL_SIG, cache=True)

@@ -12,6 +12,7 @@ from symgen.drivers.common import (KERNEL_SIG, MAX_STEPS, NONFINITE, SINGULAR, S
 from symgen.drivers.radau5 import (NO_SPARSE_PLAN, RADAU_IIA_CONSTANTS, lu_factor_complex,
                                    lu_factor_real, lu_solve_complex, lu_solve_real, radau5,
                                    radau5_dense_eval)
+from driver_problems import MU, vdp_jac, vdp_py, vdp_py_jac, vdp_rhs
 
 EMPTY = np.empty(0)
 
@@ -71,31 +72,6 @@ def rob_py_jac(t, y):
     return np.array([[-k1, k3 * y[2], k3 * y[1]],
                      [k1, -k3 * y[2] - 2 * k2 * y[1], -k3 * y[1]],
                      [0.0, 2 * k2 * y[1], 0.0]])
-
-
-@cfunc(KERNEL_SIG, cache=True)
-def vdp_rhs(t, y, p, dy):
-    dy[0] = y[1]
-    dy[1] = p[0] * (1.0 - y[0] * y[0]) * y[1] - y[0]
-
-
-@cfunc(KERNEL_SIG, cache=True)
-def vdp_jac(t, y, p, J):
-    J[0] = 0.0
-    J[1] = 1.0
-    J[2] = -2.0 * p[0] * y[0] * y[1] - 1.0
-    J[3] = p[0] * (1.0 - y[0] * y[0])
-
-
-MU = 1000.0
-
-
-def vdp_py(t, y):
-    return np.array([y[1], MU * (1 - y[0] ** 2) * y[1] - y[0]])
-
-
-def vdp_py_jac(t, y):
-    return np.array([[0.0, 1.0], [-2 * MU * y[0] * y[1] - 1.0, MU * (1 - y[0] ** 2)]])
 
 
 @cfunc(KERNEL_SIG, cache=True)
@@ -548,33 +524,16 @@ def test_model_solve_sparse_matches_dense(name, examples_path):
     assert s.stats["nlu"] > 0 and s.stats["njev"] > 0
 
 
-def _bruss_system(N):
-    import symgen as sg
-    t = sg.time()
-    u = sg.states("u", shape=N)
-    v = sg.states("v", shape=N)
-    alpha = sg.params("alpha")
-    c = alpha * (N + 1) ** 2
-    eqs = []
-    for i in range(N):
-        ul, ur = (u[i - 1] if i > 0 else 1), (u[i + 1] if i < N - 1 else 1)
-        vl, vr = (v[i - 1] if i > 0 else 3), (v[i + 1] if i < N - 1 else 3)
-        eqs.append(sg.D(u[i]) == 1 + u[i] ** 2 * v[i] - 4 * u[i] + c * (ul - 2 * u[i] + ur))
-    for i in range(N):
-        vl, vr = (v[i - 1] if i > 0 else 3), (v[i + 1] if i < N - 1 else 3)
-        eqs.append(sg.D(v[i]) == 3 * u[i] - u[i] ** 2 * v[i] + c * (vl - 2 * v[i] + vr))
-    return sg.ODESystem(eqs, t, defaults={alpha: 1.0 / 50.0}, name=f"bruss1d_{N}")
-
-
-def test_model_solve_reaction_diffusion_sparse():
+def test_model_solve_reaction_diffusion_sparse(examples_path):
     """A compiled 1-D Brusselator (100 states): auto picks the sparse LU; it agrees with
     the dense LU and with SciPy's BDF driven by the model's own sparse Jacobian."""
     import symgen as sg
+    from brusselator import build_1d
     from symgen.cache import entry_dir
     from symgen.errors import SolverError
     from symgen.solve import sparse_plan
     N = 50
-    model = sg.compile(_bruss_system(N))
+    model = sg.compile(build_1d(N))
     n = 2 * N
     x = np.arange(1, N + 1) / (N + 1)
     y0 = np.zeros(n)
@@ -592,7 +551,7 @@ def test_model_solve_reaction_diffusion_sparse():
     plan = sparse_plan(model)
     assert plan is model._sparse_lu_plan and plan.nnz_lu < 2 * plan.nnz_a
     assert (entry_dir(model.key) / "sparse_lu_plan.npz").exists()
-    again = sg.compile(_bruss_system(N))  # a new model object from the disk cache loads the plan
+    again = sg.compile(build_1d(N))  # a new model object from the disk cache loads the plan
     assert again is not model and not hasattr(again, "_sparse_lu_plan")
     plan2 = sparse_plan(again)
     assert plan2 is not plan and np.array_equal(plan2.perm, plan.perm)
