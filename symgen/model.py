@@ -180,7 +180,8 @@ class CompiledModel:
     # -- solving ---------------------------------------------------------------------
     def solve(self, y0, t_span, params=None, *, method: str = "auto", rtol: float = 1e-6,
               atol=1e-9, t_eval=None, dense: bool = True, max_steps: int = 1_000_000,
-              first_step: float = 0.0, max_step: float = 0.0, linear_solver: str = "auto"):
+              first_step: float = 0.0, max_step: float = 0.0, linear_solver: str = "auto",
+              progress: bool | None = None):
         """Integrate the model; one call into compiled code per method used.
 
         Parameters
@@ -206,6 +207,9 @@ class CompiledModel:
             states on unless the planned sparse factorization would need more than a
             quarter of the dense one's operations (or its factors half of ``n^2``).
             ``sol.linear_solver`` says which one ran.
+        progress : bool, optional
+            Report t, steps and elapsed time on stderr while solving (default: on in an
+            interactive terminal outside CI; ``SYMGEN_PROGRESS=0/1`` overrides).
 
         Returns
         -------
@@ -215,7 +219,7 @@ class CompiledModel:
         from .solve import solve
         return solve(self, y0, t_span, params, method=method, rtol=rtol, atol=atol, t_eval=t_eval,
                      dense=dense, max_steps=max_steps, first_step=first_step, max_step=max_step,
-                     linear_solver=linear_solver)
+                     linear_solver=linear_solver, progress=progress)
 
 
 def _given(values: dict, s) -> bool:

@@ -47,8 +47,10 @@ def _options(backend: str, options: dict) -> dict:
 
 def run_pipeline(system, *, backend: str = "numba", **options) -> PipelineResult:
     """Run every stage on ``system`` (an ``ODESystem`` or a ``Problem``)."""
+    from .progress import Progress, enabled
     ctx = PassContext.from_env(_options(backend, options))
     problem = declare_pass(system, ctx)
+    ctx.progress = Progress(f"compiling {problem.name}", enabled(options.get("progress")))
     key = model_key(problem, ctx.options)
     ctx.options.update(key=key, directory=str(entry_dir(key)), backend_obj=get_backend(backend))
     simplified = simplify_pass(problem, ctx)
@@ -107,7 +109,9 @@ def compile(system, *, backend: str = "numba", cache: bool = True, **options):
         Reuse a cached build of the same model and options (a second process then
         compiles nothing).
     **options
-        ``phases`` (rewrite phases), ``disable`` (pass names to skip).
+        ``phases`` (rewrite phases), ``disable`` (pass names to skip), ``progress``
+        (report the stages on stderr; default: on in an interactive terminal outside CI,
+        ``SYMGEN_PROGRESS=0/1`` overrides).
 
     Returns
     -------

@@ -111,9 +111,14 @@ def _check_options(model, t_span, method, rtol, atol, t_eval, max_steps):
     return t0, tf, np.ascontiguousarray(a), te
 
 
+#: accepted steps between two progress callbacks of a driver (when reporting)
+PROGRESS_EVERY = 10
+
+
 def solve(model, y0, t_span, params, *, method, rtol, atol, t_eval, dense, max_steps,
-          first_step, max_step, linear_solver="auto") -> Solution:
+          first_step, max_step, linear_solver="auto", progress=None) -> Solution:
     """See :meth:`CompiledModel.solve`."""
+    from .progress import enabled, solve_reporter
     t0, tf, atol_v, te = _check_options(model, t_span, method, rtol, atol, t_eval, max_steps)
     if linear_solver not in LINEAR_SOLVERS:
         raise SolverError(f"unknown linear_solver {linear_solver!r}; choose one of {list(LINEAR_SOLVERS)}")
@@ -129,10 +134,13 @@ def solve(model, y0, t_span, params, *, method, rtol, atol, t_eval, dense, max_s
     stats = np.zeros(C.N_STATS, dtype=np.int64)
     used = []
     steps_left = int(max_steps)
+    report = enabled(progress)
+    every = PROGRESS_EVERY if report else 0
     if meth in ("auto", "dopri5"):
-        status, t_r, ts, ys, cf, ye, ne, st = dopri5(
-            k.rhs, t0, tf, y, p, float(rtol), atol_v, float(first_step), float(max_step),
-            steps_left, te, want_dense, meth == "auto")
+        with solve_reporter(f"{model.name} dopri5", t0, tf, report):
+            status, t_r, ts, ys, cf, ye, ne, st = dopri5(
+                k.rhs, t0, tf, y, p, float(rtol), atol_v, float(first_step), float(max_step),
+                steps_left, te, want_dense, meth == "auto", every)
         used.append("dopri5")
         stats += st
         ts_parts.append(ts)
@@ -153,9 +161,11 @@ def solve(model, y0, t_span, params, *, method, rtol, atol, t_eval, dense, max_s
             from .drivers.radau5 import dense_from_values_plan
             splan = dense_from_values_plan(*model.jac_sparsity.arrays())
         # a kernel the chosen linear algebra does not call is passed as a placeholder
-        status, t_r, ts, ys, cf, ye, ne, st = radau5(
-            k.rhs, k.jac_values if jdense is None else jdense, k.jac_values, t0, tf, y, p, float(rtol), atol_v, float(first_step) if not used else 0.0,
-            float(max_step), max(steps_left, 1), te, want_dense, use_sparse, splan)
+        with solve_reporter(f"{model.name} radau5 ({lin} LU)", t0, tf, report):
+            status, t_r, ts, ys, cf, ye, ne, st = radau5(
+                k.rhs, k.jac_values if jdense is None else jdense, k.jac_values, t0, tf, y, p,
+                float(rtol), atol_v, float(first_step) if not used else 0.0,
+                float(max_step), max(steps_left, 1), te, want_dense, use_sparse, splan, every)
         used.append("radau5")
         stats += st
         if want_dense:
