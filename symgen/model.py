@@ -191,8 +191,10 @@ class CompiledModel:
         t_span : (t0, tf)
         params : dict or sequence, optional
             Parameter values; changing them never recompiles.
-        method : {"auto", "dopri5", "radau5"}
-            ``auto`` starts explicit and switches to Radau IIA when it detects stiffness.
+        method : {"auto", "dopri5", "radau5", "bdf"}
+            ``auto`` starts explicit and switches to Radau IIA when it detects stiffness;
+            ``bdf`` is variable-order BDF (NDF, orders 1-5) with one real factorization
+            kept over many steps: the cheaper stiff method for large sparse systems.
         rtol, atol : float (atol may be per state: sequence or dict)
         t_eval : array, optional
             Return the solution at these times (from the dense output).
@@ -201,7 +203,7 @@ class CompiledModel:
         max_steps : int
             Maximum number of step attempts.
         linear_solver : {"auto", "dense", "sparse"}
-            Linear algebra of the stiff method's Newton matrices: dense LU with partial
+            Linear algebra of the stiff methods' Newton matrices: dense LU with partial
             pivoting, or a static-pattern sparse LU on the Jacobian's CSR pattern with a
             fill-reducing ordering computed once per model.  ``auto`` uses sparse from 50
             states on unless the planned sparse factorization would need more than a

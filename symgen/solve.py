@@ -12,7 +12,7 @@ from .solution import Solution
 __all__ = ["solve", "METHODS", "LINEAR_SOLVERS", "sparse_plan", "choose_linear_solver"]
 
 METHODS = {"auto": "auto", "dopri5": "dopri5", "rk45": "dopri5", "explicit": "dopri5",
-           "radau5": "radau5", "radau": "radau5", "stiff": "radau5"}
+           "radau5": "radau5", "radau": "radau5", "stiff": "radau5", "bdf": "bdf"}
 
 
 LINEAR_SOLVERS = ("auto", "dense", "sparse")
@@ -72,6 +72,11 @@ def _drivers():
     from .drivers.dopri5 import dopri5, dopri5_dense_eval
     from .drivers.radau5 import radau5, radau5_dense_eval
     return dopri5, dopri5_dense_eval, radau5, radau5_dense_eval
+
+
+def _bdf():
+    from .drivers.bdf import bdf, bdf_dense_eval
+    return bdf, bdf_dense_eval
 
 
 def _check_options(model, t_span, method, rtol, atol, t_eval, max_steps):
@@ -153,7 +158,7 @@ def solve(model, y0, t_span, params, *, method, rtol, atol, t_eval, dense, max_s
             y, t0, te = np.ascontiguousarray(ys[-1]), t_r, te[ne:]
             meth = "radau5"
     lin = None
-    if meth == "radau5":
+    if meth in ("radau5", "bdf"):
         use_sparse, splan = choose_linear_solver(model, linear_solver)
         lin = "sparse" if use_sparse else "dense"
         jdense = getattr(k, "jac", None)
@@ -161,15 +166,16 @@ def solve(model, y0, t_span, params, *, method, rtol, atol, t_eval, dense, max_s
             from .drivers.radau5 import dense_from_values_plan
             splan = dense_from_values_plan(*model.jac_sparsity.arrays())
         # a kernel the chosen linear algebra does not call is passed as a placeholder
-        with solve_reporter(f"{model.name} radau5 ({lin} LU)", t0, tf, report):
-            status, t_r, ts, ys, cf, ye, ne, st = radau5(
+        driver, driver_eval = (radau5, radau5_eval) if meth == "radau5" else _bdf()
+        with solve_reporter(f"{model.name} {meth} ({lin} LU)", t0, tf, report):
+            status, t_r, ts, ys, cf, ye, ne, st = driver(
                 k.rhs, k.jac_values if jdense is None else jdense, k.jac_values, t0, tf, y, p,
                 float(rtol), atol_v, float(first_step) if not used else 0.0,
                 float(max_step), max(steps_left, 1), te, want_dense, use_sparse, splan, every)
-        used.append("radau5")
+        used.append(meth)
         stats += st
         if want_dense:
-            segments.append((radau5_eval, ts, cf))
+            segments.append((driver_eval, ts, cf))
         if ts_parts:  # continuing after the explicit segment: drop the repeated switch point
             ts, ys = ts[1:], ys[1:]
         ts_parts.append(ts)
