@@ -202,12 +202,15 @@ class CompiledModel:
             Keep the dense output so that ``sol(t)`` works.
         max_steps : int
             Maximum number of step attempts.
-        linear_solver : {"auto", "dense", "sparse"}
+        linear_solver : {"auto", "dense", "sparse", "krylov"}
             Linear algebra of the stiff methods' Newton matrices: dense LU with partial
             pivoting, or a static-pattern sparse LU on the Jacobian's CSR pattern with a
             fill-reducing ordering computed once per model.  ``auto`` uses sparse from 50
             states on unless the planned sparse factorization would need more than a
             quarter of the dense one's operations (or its factors half of ``n^2``).
+            ``krylov`` (with ``method="bdf"``): GMRES on the Newton matrix with
+            matrix-vector products of the sparse Jacobian, preconditioned by its ILU(0)
+            (no fill: memory O(nnz) for very large systems).
             ``sol.linear_solver`` says which one ran.
         progress : bool, optional
             Report t, steps and elapsed time on stderr while solving (default: on in an

@@ -15,7 +15,7 @@ METHODS = {"auto": "auto", "dopri5": "dopri5", "rk45": "dopri5", "explicit": "do
            "radau5": "radau5", "radau": "radau5", "stiff": "radau5", "bdf": "bdf"}
 
 
-LINEAR_SOLVERS = ("auto", "dense", "sparse")
+LINEAR_SOLVERS = ("auto", "dense", "sparse", "krylov")
 #: ``linear_solver="auto"`` stays dense below this many states ...
 SPARSE_MIN_STATES = 50
 #: ... and above it when the planned sparse factorization needs more than this fraction of
@@ -50,6 +50,16 @@ def sparse_plan(model):
         if path is not None:
             save_plan(plan, path)
     model._sparse_lu_plan = plan
+    return plan
+
+
+def krylov_plan(model):
+    """ILU(0) plan (the Krylov solver's preconditioner) of ``model``'s Jacobian pattern."""
+    plan = getattr(model, "_ilu0_plan", None)
+    if plan is None:
+        from .drivers.sparse_lu import ilu0_plan
+        sp = model.jac_sparsity
+        plan = model._ilu0_plan = ilu0_plan(*sp.arrays(), sp.nrows)
     return plan
 
 
@@ -127,6 +137,9 @@ def solve(model, y0, t_span, params, *, method, rtol, atol, t_eval, dense, max_s
     t0, tf, atol_v, te = _check_options(model, t_span, method, rtol, atol, t_eval, max_steps)
     if linear_solver not in LINEAR_SOLVERS:
         raise SolverError(f"unknown linear_solver {linear_solver!r}; choose one of {list(LINEAR_SOLVERS)}")
+    if linear_solver == "krylov" and METHODS[method] != "bdf":
+        raise SolverError(f"linear_solver='krylov' (GMRES + ILU(0)) is available with method='bdf', "
+                          f"not with method={method!r}")
     y = model.initial_vector(y0)
     p = model.param_vector(params)
     if p.size == 0:
@@ -159,8 +172,11 @@ def solve(model, y0, t_span, params, *, method, rtol, atol, t_eval, dense, max_s
             meth = "radau5"
     lin = None
     if meth in ("radau5", "bdf"):
-        use_sparse, splan = choose_linear_solver(model, linear_solver)
-        lin = "sparse" if use_sparse else "dense"
+        if linear_solver == "krylov":
+            use_sparse, splan = True, krylov_plan(model).arrays()
+        else:
+            use_sparse, splan = choose_linear_solver(model, linear_solver)
+        lin = "krylov" if linear_solver == "krylov" else ("sparse" if use_sparse else "dense")
         jdense = getattr(k, "jac", None)
         if not use_sparse and jdense is None:  # dense LU on the scattered sparse values
             from .drivers.radau5 import dense_from_values_plan
@@ -168,10 +184,11 @@ def solve(model, y0, t_span, params, *, method, rtol, atol, t_eval, dense, max_s
         # a kernel the chosen linear algebra does not call is passed as a placeholder
         driver, driver_eval = (radau5, radau5_eval) if meth == "radau5" else _bdf()
         with solve_reporter(f"{model.name} {meth} ({lin} LU)", t0, tf, report):
+            mode = use_sparse if meth == "radau5" else {"dense": 0, "sparse": 1, "krylov": 2}[lin]
             status, t_r, ts, ys, cf, ye, ne, st = driver(
                 k.rhs, k.jac_values if jdense is None else jdense, k.jac_values, t0, tf, y, p,
                 float(rtol), atol_v, float(first_step) if not used else 0.0,
-                float(max_step), max(steps_left, 1), te, want_dense, use_sparse, splan, every)
+                float(max_step), max(steps_left, 1), te, want_dense, mode, splan, every)
         used.append(meth)
         stats += st
         if want_dense:

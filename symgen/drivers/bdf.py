@@ -25,7 +25,8 @@ size form:
   same order is not made (as in CVODE), which keeps the step and the factored matrix.
 
 Linear algebra as in :mod:`symgen.drivers.radau5` (same ``splan`` convention): dense LU
-with partial pivoting, or the static-pattern sparse LU of :mod:`symgen.drivers.sparse_lu`.
+with partial pivoting, or the static-pattern sparse LU of :mod:`symgen.drivers.sparse_lu`;
+or, for systems too large to factor, restarted GMRES preconditioned with ILU(0).
 
 Dense output: the BDF interpolating polynomial of each accepted step written in the
 position ``s`` in ``[0, 1]`` across that step, ``y(t) = sum_q coeffs[k, q] s**q`` (degree
@@ -43,9 +44,12 @@ from .common import (MAX_STEPS, N_STATS, NONFINITE, SINGULAR, ST_ACCEPTED, ST_NF
 from .radau5 import (_FAIL_ERROR, _FAIL_NEWTON, _FAIL_NONE, _FAIL_NONFINITE, _FAIL_SINGULAR,
                      EPS, MAX_SINGULAR, _initial_step, _underflow_status, _wrms, lu_factor,
                      lu_solve)
-from .sparse_lu import sparse_lu_factor, sparse_lu_solve
+from .sparse_lu import assemble_shifted, gmres, sparse_lu_factor, sparse_lu_solve
 
-__all__ = ["bdf", "bdf_dense_eval", "MAX_ORDER", "NDF_KAPPA"]
+__all__ = ["bdf", "bdf_dense_eval", "MAX_ORDER", "NDF_KAPPA", "DENSE_LU", "SPARSE_LU", "KRYLOV"]
+
+#: linear algebra of the Newton iterations (the ``linsolve`` argument)
+DENSE_LU, SPARSE_LU, KRYLOV = 0, 1, 2
 
 MAX_ORDER = 5
 NEWTON_MAXITER = 4
@@ -53,6 +57,9 @@ MIN_FACTOR = 0.2      # smallest step-size ratio after a rejection
 MAX_FACTOR = 10.0     # largest step-size ratio
 LU_REUSE = 0.3        # keep the factored Newton matrix while |c / c_lu - 1| <= LU_REUSE
 GROW_MIN = 1.5        # a step-size increase smaller than this is not worth a change (CVODE)
+KRYLOV_RESTART = 20   # GMRES restart length
+KRYLOV_MAXITER = 60   # GMRES iterations per Newton iteration at most
+KRYLOV_TOL = 0.05     # GMRES tolerance as a fraction of the Newton tolerance (CVODE's eplifac)
 
 #: Shampine & Reichelt's NDF coefficients (kappa = 0 would give the classical BDFs).
 NDF_KAPPA = (0.0, -0.1850, -1.0 / 9.0, -0.0823, -0.0415, 0.0)
@@ -111,17 +118,26 @@ def _rescale(D, order, factor, RU, tmp):
 
 
 @njit(cache=True)
-def bdf(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, dense, sparse,
+def bdf(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, dense, linsolve,
         splan, progress=0):
     """Integrate ``y' = rhs(t, y, p)`` from ``t0`` to ``tf`` with variable-order BDF (NDF).
 
     Arguments and results as :func:`symgen.drivers.radau5.radau5` (same kernels, the same
-    ``splan`` convention for dense or sparse LU, the same status codes and stats), except
-    that ``coeffs`` is ``float64[m-1, 6, n]``: the interpolating polynomial of each step
-    in powers of the position ``s`` across it (see :func:`bdf_dense_eval`); ``nlu``
-    counts the real factorizations (the only kind this method needs).
+    ``splan`` convention, the same status codes and stats), except that
+
+    * ``linsolve`` (int) replaces ``sparse``: :data:`DENSE_LU`, :data:`SPARSE_LU` (``splan``
+      a complete factorization plan) or :data:`KRYLOV`: restarted GMRES on ``I - c J``
+      (matrix-vector products with the sparse Jacobian values) right-preconditioned by
+      the factors of ``splan``, usually an ILU(0) plan (:func:`~symgen.drivers.sparse_lu.ilu0_plan`);
+      each Newton correction is solved to ``KRYLOV_TOL`` times the Newton tolerance;
+    * ``coeffs`` is ``float64[m-1, 6, n]``: the interpolating polynomial of each step in
+      powers of the position ``s`` across it (see :func:`bdf_dense_eval`);
+    * ``nlu`` counts the real (or incomplete) factorizations, the only kind this method
+      needs; ``linear_solves`` the triangular solves (one per GMRES iteration).
     """
     n = y0.shape[0]
+    sparse = linsolve != DENSE_LU
+    krylov = linsolve == KRYLOV
     if sparse and (splan[3].shape[0] != n or splan[1].shape[0] != n + 1):
         raise ValueError("bdf: the sparse LU plan does not match the number of states")
     stats = np.zeros(N_STATS, np.int64)
@@ -151,6 +167,17 @@ def bdf(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, 
     jv = np.empty(splan[4].shape[0] if sparse else (splan[2].shape[0] if from_values else 0))
     luv = np.empty(splan[2].shape[0] if sparse else 0)
     luw = np.empty(n if sparse else 0)
+    nk = n if krylov else 0
+    mk = KRYLOV_RESTART if krylov else 0
+    avals = np.empty(splan[2].shape[0] if krylov else 0)
+    KV = np.empty((mk + 1, nk))
+    KH = np.empty((mk + 1, mk))
+    kcs = np.empty(mk + 1)
+    ksn = np.empty(mk + 1)
+    kg = np.empty(mk + 1)
+    kz = np.empty(nk)
+    ktmp = np.empty(nk)
+    kx = np.empty(nk)
     sp_perm, sp_ptr, sp_idx, sp_diag, sp_amap = splan
     D = np.zeros((MAX_ORDER + 3, n))
     RU = np.empty((nq, nq))
@@ -243,6 +270,8 @@ def bdf(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, 
             s_lu = 1.0 / c
             stats[ST_NLU] += 1
             if sparse:
+                if krylov:
+                    assemble_shifted(sp_ptr, sp_diag, sp_amap, jv, s_lu, avals)
                 ier = sparse_lu_factor(sp_ptr, sp_idx, sp_diag, sp_amap, jv, s_lu, luv, luw)
             else:
                 for i in range(n):
@@ -281,16 +310,27 @@ def bdf(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, 
             if not all_finite(f):
                 finite = False
                 break
-            for i in range(n):
-                b[i] = (c * f[i] - psi[i] - d[i]) * s_lu
-            if sparse:
-                sparse_lu_solve(sp_ptr, sp_idx, sp_diag, sp_perm, luv, b, luw)
+            if krylov:
+                # the exact Newton matrix at the current c; the factors only precondition
+                for i in range(n):
+                    b[i] = c * f[i] - psi[i] - d[i]
+                its = gmres(sp_ptr, sp_idx, sp_diag, sp_perm, avals, luv, s_lu, c, scale, b, kx,
+                            KRYLOV_RESTART, KRYLOV_MAXITER, KRYLOV_TOL * newton_tol,
+                            KV, KH, kcs, ksn, kg, kz, ktmp, luw)
+                for i in range(n):
+                    b[i] = kx[i]
+                stats[ST_NSOLVE] += abs(its) + 1
             else:
-                lu_solve(E, piv, b)
-            stats[ST_NSOLVE] += 1
+                for i in range(n):
+                    b[i] = (c * f[i] - psi[i] - d[i]) * s_lu
+                if sparse:
+                    sparse_lu_solve(sp_ptr, sp_idx, sp_diag, sp_perm, luv, b, luw)
+                else:
+                    lu_solve(E, piv, b)
+                stats[ST_NSOLVE] += 1
             stats[ST_NNEWTON] += 1
             n_iter = k + 1
-            if ratio != 1.0:
+            if ratio != 1.0 and not krylov:
                 for i in range(n):
                     b[i] *= corr
             dy = _wrms(b, scale)

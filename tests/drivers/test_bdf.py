@@ -108,3 +108,51 @@ def test_failures_report_status_and_time():
     assert 0.9 < sol.t_reached < 1.0 and "t = " in sol.message
     few = model.solve([1.0], (0.0, 0.5), method="bdf", max_steps=3)
     assert few.status == 1 and "maximum number of steps" in few.message
+
+
+def test_krylov_newton_solver_matches_scipy(examples_path):
+    import brusselator
+    N = 40
+    model = sg.compile(brusselator.build_1d(N))
+    x = np.arange(1, N + 1) / (N + 1)
+    y0 = np.concatenate([1 + np.sin(2 * np.pi * x), np.full(N, 3.0)])
+    sol = model.solve(y0, (0.0, 10.0), method="bdf", rtol=1e-8, atol=1e-10, dense=False,
+                      linear_solver="krylov")
+    assert sol.status == 0 and sol.linear_solver == "krylov"
+    assert sol.stats["linear_solves"] > sol.stats["newton_iters"]   # GMRES iterated
+    p = model.param_vector({})
+    ref = solve_ivp(lambda t, y: model.rhs(t, y, p), (0.0, 10.0), y0, method="Radau", rtol=1e-12,
+                    atol=1e-12, jac=lambda t, y: model.jac(t, y, p))
+    np.testing.assert_allclose(sol.y[:, -1], ref.y[:, -1], rtol=1e-5)
+    with pytest.raises(sg.SolverError, match="krylov"):
+        model.solve(y0, (0.0, 1.0), method="radau5", linear_solver="krylov")
+
+
+def test_gmres_with_ilu0_solves_the_newton_system():
+    import scipy.sparse as sps
+    from symgen.drivers.sparse_lu import assemble_shifted, gmres, ilu0_plan, sparse_lu_factor
+    rng = np.random.default_rng(3)
+    n = 300
+    J = sps.random(n, n, density=0.02, random_state=rng, format="csr") - sps.diags(rng.uniform(1, 50, n))
+    J.sort_indices()
+    plan = ilu0_plan(J.indptr, J.indices, n)
+    perm, ptr, idx, diag, amap = plan.arrays()
+    c_lu, c = 0.05, 0.06           # preconditioner factored at a different c than solved for
+    s_lu = 1.0 / c_lu
+    avals = np.empty(idx.size)
+    luv = np.empty(idx.size)
+    work = np.empty(n)
+    assemble_shifted(ptr, diag, amap, J.data, s_lu, avals)
+    assert sparse_lu_factor(ptr, idx, diag, amap, J.data, s_lu, luv, work) == 0
+    b = rng.standard_normal(n)
+    scale = np.full(n, 1e-3) + 1e-3 * rng.uniform(size=n)
+    m = 20
+    x = np.empty(n)
+    its = gmres(ptr, idx, diag, perm, avals, luv, s_lu, c, scale, b, x, m, 200, 1e-10,
+                np.empty((m + 1, n)), np.empty((m + 1, m)), np.empty(m + 1), np.empty(m + 1),
+                np.empty(m + 1), np.empty(n), np.empty(n), work)
+    assert its > 0
+    exact = np.linalg.solve(np.eye(n) - c * J.toarray(), b)
+    r = (b - (x - c * (J @ x))) / scale
+    assert np.sqrt(np.mean(r**2)) <= 1e-10
+    np.testing.assert_allclose(x, exact, rtol=1e-9, atol=1e-12)
