@@ -5,7 +5,6 @@ import math
 
 import numpy as np
 
-from .drivers.evaluate import call_kernel, call_residual, kernel_over_points, residual_from_rhs
 from .errors import MissingValueError, NonFiniteValueError, SymgenError
 from .ir.system import Sparsity
 
@@ -106,8 +105,15 @@ class CompiledModel:
     # -- kernels from Python -----------------------------------------------------------
     def _call(self, name, t, y, p, size):
         out = np.empty(size)
-        call_kernel(getattr(self.kernels, name), float(t), np.ascontiguousarray(y, dtype=float),
-                    np.ascontiguousarray(p, dtype=float), out)
+        k = getattr(self.kernels, name)
+        y = np.ascontiguousarray(y, dtype=float)
+        p = np.ascontiguousarray(p, dtype=float)
+        direct = getattr(k, "call_arrays", None)   # LLVM kernels: ctypes, no Numba dispatch
+        if direct is not None:
+            direct(float(t), y, p, out)
+        else:
+            from .drivers.evaluate import call_kernel   # imports Numba: only when needed
+            call_kernel(k, float(t), y, p, out)
         return out
 
     def rhs(self, t, y, p) -> np.ndarray:
@@ -144,6 +150,7 @@ class CompiledModel:
     def residual(self, t, y, yp, p) -> np.ndarray:
         """F(t, y, y', p) = y' - f(t, y, p)."""
         out = np.empty(len(self.states))
+        from .drivers.evaluate import call_residual, residual_from_rhs
         kernel = getattr(self.kernels, "residual", None)
         if kernel is None:
             residual_from_rhs(self.kernels.rhs, float(t), np.ascontiguousarray(y, dtype=float),
@@ -155,6 +162,7 @@ class CompiledModel:
 
     def observed_values(self, t, ys, p) -> np.ndarray:
         """Observables at times ``t`` (m,) and states ``ys`` (m, n): shape (m, n_observed)."""
+        from .drivers.evaluate import kernel_over_points
         return kernel_over_points(self.kernels.observed, np.ascontiguousarray(t, dtype=float),
                                   np.ascontiguousarray(ys, dtype=float), np.ascontiguousarray(p, dtype=float),
                                   len(self.observed))

@@ -69,6 +69,11 @@ class LLVMKernel(WrapperAddressProtocol):
     def signature(self):
         return self._sig
 
+    def call_arrays(self, t, *arrays):
+        """Call from Python with float64 C-contiguous NumPy arrays through ctypes (no
+        Numba dispatch: a warm start evaluates kernels without initializing Numba)."""
+        self(t, *arrays)
+
     def __call__(self, t, *arrays):
         """Call from Python with float64 C-contiguous NumPy arrays (slow path, for tests)."""
         if self._cfunc is None:

@@ -453,7 +453,8 @@ def compile_bionetgen(path, *, backend: str = "llvm", derived: str = "substitute
     net = load_bionetgen(path)
     h = hashlib.sha256()
     for part in (Path(path).read_bytes(), Path(__file__).read_bytes(), _generator_fingerprint().encode(),
-                 json.dumps([backend, derived, {k: repr(v) for k, v in sorted(options.items())}]).encode()):
+                 json.dumps([backend, derived, {k: repr(v) for k, v in sorted(options.items())
+                                                if k != "progress"}]).encode()):
         h.update(hashlib.sha256(part).digest())
     index = cache_root() / "bionetgen" / f"{h.hexdigest()}.json"
     if index.exists():
