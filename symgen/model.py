@@ -200,7 +200,8 @@ class CompiledModel:
         params : dict or sequence, optional
             Parameter values; changing them never recompiles.
         method : {"auto", "dopri5", "radau5", "bdf"}
-            ``auto`` starts explicit and switches to Radau IIA when it detects stiffness;
+            ``auto`` starts explicit and switches to Radau IIA when it detects stiffness
+            (to BDF from 500 states on);
             ``bdf`` is variable-order BDF (NDF, orders 1-5) with one real factorization
             kept over many steps: the cheaper stiff method for large sparse systems.
         rtol, atol : float (atol may be per state: sequence or dict)

@@ -16,6 +16,10 @@ METHODS = {"auto": "auto", "dopri5": "dopri5", "rk45": "dopri5", "explicit": "do
 
 
 LINEAR_SOLVERS = ("auto", "dense", "sparse", "krylov")
+#: ``method="auto"`` continues a stiff problem with BDF (one real factorization kept over
+#: many steps) from this many states on, with Radau IIA below (BCR, 1122 states: BDF at
+#: rtol 1e-10 took 30 s where Radau at 1e-8 took 97 s, both converged to the same answer)
+AUTO_BDF_MIN_STATES = 500
 #: ``linear_solver="auto"`` stays dense below this many states ...
 SPARSE_MIN_STATES = 50
 #: ... and above it when the planned sparse factorization needs more than this fraction of
@@ -169,7 +173,7 @@ def solve(model, y0, t_span, params, *, method, rtol, atol, t_eval, dense, max_s
         steps_left -= int(st[C.ST_STEPS])
         if status == C.STIFF_DETECTED:
             y, t0, te = np.ascontiguousarray(ys[-1]), t_r, te[ne:]
-            meth = "radau5"
+            meth = "bdf" if y.size >= AUTO_BDF_MIN_STATES else "radau5"
     lin = None
     if meth in ("radau5", "bdf"):
         if linear_solver == "krylov":

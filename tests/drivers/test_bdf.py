@@ -156,3 +156,16 @@ def test_gmres_with_ilu0_solves_the_newton_system():
     r = (b - (x - c * (J @ x))) / scale
     assert np.sqrt(np.mean(r**2)) <= 1e-10
     np.testing.assert_allclose(x, exact, rtol=1e-9, atol=1e-12)
+
+
+def test_auto_continues_large_stiff_systems_with_bdf(examples_path):
+    import brusselator
+    from symgen.solve import AUTO_BDF_MIN_STATES
+    N = AUTO_BDF_MIN_STATES // 2
+    model = sg.compile(brusselator.build_1d(N), backend="llvm")
+    x = np.arange(1, N + 1) / (N + 1)
+    y0 = np.concatenate([1 + np.sin(2 * np.pi * x), np.full(N, 3.0)])
+    sol = model.solve(y0, (0.0, 2.0), method="auto", rtol=1e-8, atol=1e-10, dense=False)
+    assert sol.status == 0 and sol.method == "dopri5->bdf"
+    ref = model.solve(y0, (0.0, 2.0), method="radau5", rtol=1e-10, atol=1e-12, dense=False)
+    np.testing.assert_allclose(sol.y[:, -1], ref.y[:, -1], rtol=1e-5)
