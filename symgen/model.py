@@ -105,15 +105,14 @@ class CompiledModel:
     # -- kernels from Python -----------------------------------------------------------
     def _call(self, name, t, y, p, size):
         out = np.empty(size)
-        k = getattr(self.kernels, name)
         y = np.ascontiguousarray(y, dtype=float)
         p = np.ascontiguousarray(p, dtype=float)
-        direct = getattr(k, "call_arrays", None)   # LLVM kernels: ctypes, no Numba dispatch
+        direct = getattr(self.kernels, "call_arrays", None)   # LLVM: ctypes, no Numba dispatch
         if direct is not None:
-            direct(float(t), y, p, out)
+            direct(name, float(t), y, p, out)
         else:
             from .drivers.evaluate import call_kernel   # imports Numba: only when needed
-            call_kernel(k, float(t), y, p, out)
+            call_kernel(getattr(self.kernels, name), float(t), y, p, out)
         return out
 
     def rhs(self, t, y, p) -> np.ndarray:
