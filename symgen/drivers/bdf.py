@@ -39,11 +39,11 @@ from numba import njit
 
 from .common import (MAX_STEPS, N_STATS, NONFINITE, SINGULAR, ST_ACCEPTED, ST_NFEV, ST_NJEV,
                      ST_NLU, ST_NNEWTON, ST_NSOLVE, ST_REJECTED, ST_STEPS, SUCCESS,
-                     all_finite, dense_segments, finish_outputs, grow_rows, grow_vec,
-                     report_progress, start_outputs)
+                     all_finite, dense_segments, finish_outputs, grow_rows,
+                     record_step, report_progress, start_outputs)
 from .radau5 import (_FAIL_ERROR, _FAIL_NEWTON, _FAIL_NONE, _FAIL_NONFINITE, _FAIL_SINGULAR,
-                     EPS, MAX_SINGULAR, _initial_step, _underflow_status, _wrms, lu_factor,
-                     lu_solve)
+                     EPS, MAX_SINGULAR, _initial_step, _underflow_status, _wrms, load_jacobian,
+                     lu_factor, lu_solve)
 from .sparse_lu import assemble_shifted, gmres, sparse_lu_factor, sparse_lu_solve
 
 __all__ = ["bdf", "bdf_dense_eval", "MAX_ORDER", "NDF_KAPPA", "DENSE_LU", "SPARSE_LU", "KRYLOV"]
@@ -246,19 +246,7 @@ def bdf(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, 
 
         # ---- Newton matrix I - c J (factored as (1/c) I - J) --------------------------------
         if need_jac:
-            if sparse:
-                jacv(t_new, y_pred.ctypes, p.ctypes, jv.ctypes)
-                jfinite = all_finite(jv)
-            elif from_values:
-                jacv(t_new, y_pred.ctypes, p.ctypes, jv.ctypes)
-                jfinite = all_finite(jv)
-                J[:, :] = 0.0
-                for i in range(n):
-                    for kk in range(sp_ptr[i], sp_ptr[i + 1]):
-                        J[i, sp_idx[kk]] = jv[kk]
-            else:
-                jac(t_new, y_pred.ctypes, p.ctypes, J.ctypes)
-                jfinite = all_finite(J)
+            jfinite = load_jacobian(jac, jacv, t_new, y_pred, p, sparse, from_values, sp_ptr, sp_idx, J, jv)
             stats[ST_NJEV] += 1
             if not jfinite:
                 status = NONFINITE
@@ -393,12 +381,7 @@ def bdf(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, 
                 D[j, i] += D[j + 1, i]
         n_equal += 1
 
-        if m >= ts.shape[0]:
-            ts = grow_vec(ts, m + 1)
-            ys = grow_rows(ys, m + 1)
-        ts[m] = t
-        for i in range(n):
-            ys[m, i] = y[i]
+        ts, ys = record_step(ts, ys, m, t, y)
         if dense:
             if m - 1 >= cf.shape[0]:
                 cf = grow_rows(cf, m)

@@ -28,7 +28,7 @@ __all__ = [
     "STIFF_DETECTED", "NEWTON_FAILED", "SINGULAR", "MESSAGES", "STAT_NAMES", "N_STATS",
     "ST_STEPS", "ST_ACCEPTED", "ST_REJECTED", "ST_NFEV", "ST_NJEV", "ST_NLU",
     "ST_NNEWTON", "ST_NSOLVE", "grow_rows", "grow_vec", "start_outputs", "finish_outputs",
-    "dense_segments", "all_finite", "report_progress",
+    "dense_segments", "all_finite", "report_progress", "record_step",
 ]
 
 _f64p = types.CPointer(types.float64)
@@ -178,3 +178,16 @@ def report_progress(t, steps):
     mode).  Drivers call it every few accepted steps, and only when reporting is on."""
     with objmode():
         solve_report(t, steps)
+
+
+@njit(cache=True)
+def record_step(ts, ys, m, t, y):
+    """Store the accepted time ``t`` and state ``y`` as row ``m`` (growing the buffers);
+    returns ``(ts, ys)``."""
+    if m >= ts.shape[0]:
+        ts = grow_vec(ts, m + 1)
+        ys = grow_rows(ys, m + 1)
+    ts[m] = t
+    for i in range(y.shape[0]):
+        ys[m, i] = y[i]
+    return ts, ys

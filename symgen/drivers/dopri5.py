@@ -35,8 +35,8 @@ from numba import njit
 
 from .common import (MAX_STEPS, N_STATS, NONFINITE, ST_ACCEPTED, ST_NFEV, ST_REJECTED,
                      ST_STEPS, STEP_UNDERFLOW, STIFF_DETECTED, SUCCESS, dense_segments,
-                     all_finite, finish_outputs, grow_rows, grow_vec, start_outputs,
-                     report_progress)
+                     all_finite, finish_outputs, grow_rows, start_outputs,
+                     record_step, report_progress)
 
 __all__ = ["dopri5", "dopri5_dense_eval", "DOPRI5_TABLEAU"]
 
@@ -312,12 +312,7 @@ def dopri5(rhs, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, dense, d
                 K[0, i] = K[6, i]
 
             # store the step
-            if m >= ts.shape[0]:
-                ts = grow_vec(ts, m + 1)
-                ys = grow_rows(ys, m + 1)
-            ts[m] = t
-            for i in range(n):
-                ys[m, i] = y[i]
+            ts, ys = record_step(ts, ys, m, t, y)
             if dense:
                 if m - 1 >= cf.shape[0]:
                     cf = grow_rows(cf, m)
