@@ -26,7 +26,7 @@ from .passes.stages import (build_pass, declare_pass, derive_pass, emit_pass, lo
 __all__ = ["PipelineResult", "run_pipeline", "compile", "load_compiled"]
 
 #: options that change generated code (and therefore the cache key)
-_CODE_OPTIONS = ("backend", "phases", "disable")
+_CODE_OPTIONS = ("backend", "phases", "disable", "sensitivities")
 
 
 @dataclass
@@ -107,7 +107,9 @@ def compile(system, *, backend: str = "numba", cache: bool = True, **options):
         Reuse a cached build of the same model and options (a second process then
         compiles nothing).
     **options
-        ``phases`` (rewrite phases), ``disable`` (pass names to skip).
+        ``phases`` (rewrite phases), ``disable`` (pass names to skip),
+        ``sensitivities=True`` (also the JVP/VJP kernels ``jvp``, ``vjp``, ``pvjp`` that
+        :mod:`symgen.sensitivity` needs).
 
     Returns
     -------

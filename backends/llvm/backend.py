@@ -32,7 +32,7 @@ from numba.core.types.function_type import WrapperAddressProtocol
 
 from symgen.drivers.common import KERNEL_SIG
 from symgen.errors import BackendError
-from symgen.ir.kernels import RESIDUAL_ARGS, KernelSet
+from symgen.ir.kernels import RESIDUAL_ARGS, VECTOR_ARGS, KernelSet
 from symgen.ir.source import Source
 
 from .module import ShardOptions, function_name, kernel_functions, module_text, symbol_operands
@@ -143,7 +143,7 @@ class LLVMBackend:
             fname = function_name(key, k.name)
             funcs, used, nshards = kernel_functions(k, operands, fname, self.shards)
             head = (f"; kernel {k.name}: {len(k.outputs)} outputs, {len(k.body)} temporaries, "
-                    f"{nshards} shard(s), signature {'residual' if k.args == RESIDUAL_ARGS else 'kernel'}")
+                    f"{nshards} shard(s), signature {_SIG_WORD.get(k.args, 'kernel')}")
             text = head + "\n" + "\n\n".join(funcs)
             texts.append(text)
             views.append((k.name, text))
@@ -207,8 +207,14 @@ class LLVMBackend:
         return out
 
 
+#: the word the kernel's header comment uses for its signature (read back by ``_signature``)
+_SIG_WORD = {RESIDUAL_ARGS: "residual", VECTOR_ARGS: "vector"}
+
+
 def _signature(kernel_text: str):
-    return RESIDUAL_SIG if "signature residual" in kernel_text.split("\n", 1)[0] else KERNEL_SIG
+    head = kernel_text.split("\n", 1)[0]
+    # ``void(t, y*, p*, v*, out*)`` has the same C (and Numba) type as the residual's
+    return RESIDUAL_SIG if ("signature residual" in head or "signature vector" in head) else KERNEL_SIG
 
 
 def _write_if_changed(path: Path, text: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["call_kernel", "call_residual", "residual_from_rhs", "kernel_over_points"]
+__all__ = ["call_kernel", "call_residual", "residual_from_rhs", "kernel_over_points", "call_vector"]
 
 
 @njit(cache=True)
@@ -41,3 +41,9 @@ def kernel_over_points(f, ts, ys, p, nout):
         for i in range(nout):
             out[k, i] = buf[i]
     return out
+
+
+@njit(cache=True)
+def call_vector(f, t, y, p, v, out):
+    """Vector-input kernel ``f(t, y, p, v, out)`` (JVP/VJP and loss kernels)."""
+    f(t, y.ctypes, p.ctypes, v.ctypes, out.ctypes)
