@@ -1,0 +1,331 @@
+"""Compiled backward drivers of the continuous adjoint (see :mod:`symgen.sensitivity.adjoint`).
+
+Between two checkpoints the forward solution ``x(t)`` is known through the dense output
+of a forward re-solve (``ts``, ``coeffs`` of :func:`~symgen.drivers.dopri5.dopri5`,
+``kind = 0``, or of :func:`~symgen.drivers.radau5.radau5`, ``kind = 1``).  The drivers
+integrate, from ``t_hi`` down to ``t_lo``, the adjoint state ``z = (lam, mu, q)``::
+
+    lam' = -(J^T lam + h_x),   mu' = -(F_p^T lam + h_p),   q' = -h
+
+with ``J = df/dy``, ``F_p = df/dp`` at ``(t, x(t), p)`` and ``h`` the integrand of the
+loss (absent unless ``has_quad``), so that ``mu(t0) = integral of lam^T F_p + h_p`` and
+``q(t0) = integral of h`` when both start at 0 at the final time.
+
+* :func:`adjoint_explicit`: Dormand-Prince 5(4) with its embedded error estimate on all
+  of ``z``; ``J^T lam`` and ``F_p^T lam`` come from the generated ``vjp``/``pvjp``
+  kernels (no matrix is formed).
+* :func:`adjoint_implicit`: for stiff models.  The adjoint equation is linear in
+  ``lam``, so a Radau IIA (order 5) step is one linear solve with the stage matrices
+  ``I - h a_ij M_j`` (``M_j = -J(t_j)^T``, from the generated sparse Jacobian values
+  scattered densely: ``3n x 3n`` dense LU, meant for the small and medium stiff models);
+  ``mu`` and ``q`` are the Radau quadrature of the stage values.  The step is controlled
+  with RADAU5's embedded order-3 estimate filtered through ``gamma/h I - M``.
+
+Kernels follow :mod:`symgen.drivers.common` (``vjp``, ``pvjp`` and the loss integrand
+``quad`` with the vector signature; ``quad`` writes ``[h, h_x (n), h_p (m)]``).
+Status codes are those of :mod:`symgen.drivers.common`.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .common import (MAX_STEPS, NONFINITE, SINGULAR, ST_ACCEPTED, ST_NFEV, ST_NJEV, ST_NLU,
+                     ST_REJECTED, ST_STEPS, STEP_UNDERFLOW, SUCCESS)
+from .dopri5 import DOPRI5_TABLEAU
+from .radau5 import RADAU_IIA_CONSTANTS, lu_factor, lu_solve
+
+__all__ = ["dense_state", "adjoint_explicit", "adjoint_implicit", "DENSE_DOPRI5", "DENSE_RADAU5"]
+
+DENSE_DOPRI5, DENSE_RADAU5 = 0, 1
+_DP_A = np.ascontiguousarray(DOPRI5_TABLEAU["A"])
+_DP_C = np.ascontiguousarray(DOPRI5_TABLEAU["c"])
+_DP_E = np.ascontiguousarray(DOPRI5_TABLEAU["e"])
+_RA = np.ascontiguousarray(RADAU_IIA_CONSTANTS["A"])
+_RC = np.ascontiguousarray(RADAU_IIA_CONSTANTS["c"])
+_RDD = np.ascontiguousarray(RADAU_IIA_CONSTANTS["dd"])
+_RGAMMA = float(RADAU_IIA_CONSTANTS["gamma"])
+EPS = 2.220446049250313e-16
+
+
+@njit(cache=True)
+def dense_state(ts, cf, kind, t, x):
+    """Write the forward dense output at ``t`` into ``x`` (``ts`` ascending)."""
+    m = ts.shape[0]
+    k = np.searchsorted(ts, t, side="right") - 1
+    k = min(max(k, 0), m - 2)
+    s = (t - ts[k]) / (ts[k + 1] - ts[k])
+    if kind == DENSE_DOPRI5:
+        s1 = 1.0 - s
+        for i in range(x.shape[0]):
+            x[i] = cf[k, 0, i] + s * (cf[k, 1, i] + s1 * (cf[k, 2, i] + s * (cf[k, 3, i] + s1 * cf[k, 4, i])))
+    else:
+        for i in range(x.shape[0]):
+            x[i] = cf[k, 0, i] + s * (cf[k, 1, i] + s * (cf[k, 2, i] + s * cf[k, 3, i]))
+
+
+@njit(cache=True)
+def _adjoint_rhs(vjp, pvjp, quad, has_quad, ts, cf, kind, t, z, p, n, m, x, lam, gl, gp, qb, nodata, dz):
+    dense_state(ts, cf, kind, t, x)
+    for i in range(n):
+        lam[i] = z[i]
+    vjp(t, x.ctypes, p.ctypes, lam.ctypes, gl.ctypes)
+    pvjp(t, x.ctypes, p.ctypes, lam.ctypes, gp.ctypes)
+    if has_quad:
+        quad(t, x.ctypes, p.ctypes, nodata.ctypes, qb.ctypes)
+        for i in range(n):
+            dz[i] = -(gl[i] + qb[1 + i])
+        for j in range(m):
+            dz[n + j] = -(gp[j] + qb[1 + n + j])
+        dz[n + m] = -qb[0]
+    else:
+        for i in range(n):
+            dz[i] = -gl[i]
+        for j in range(m):
+            dz[n + j] = -gp[j]
+        dz[n + m] = 0.0
+
+
+@njit(cache=True)
+def adjoint_explicit(vjp, pvjp, quad, has_quad, ts, cf, kind, t_hi, t_lo, z, p, n, m, rtol, atol,
+                     h0, max_steps, stats):
+    """Integrate ``z`` (length ``n + m + 1``, updated in place) from ``t_hi`` down to
+    ``t_lo`` with Dormand-Prince 5(4).  Returns ``(status, t reached, last step size)``."""
+    N = z.shape[0]
+    K = np.empty((7, N))
+    zs = np.empty(N)
+    zn = np.empty(N)
+    x = np.empty(n)
+    lam = np.empty(max(n, 1))
+    gl = np.empty(max(n, 1))
+    gp = np.empty(max(m, 1))
+    qb = np.empty(1 + n + m)
+    nodata = np.zeros(1)
+    t = t_hi
+    span = t_hi - t_lo
+    if span <= 0.0:
+        return SUCCESS, t, h0
+    h = min(abs(h0), span) if h0 != 0.0 else span * 1e-3
+    _adjoint_rhs(vjp, pvjp, quad, has_quad, ts, cf, kind, t, z, p, n, m, x, lam, gl, gp, qb, nodata, K[0])
+    stats[ST_NFEV] += 1
+    reject = False
+    steps = 0
+    while t > t_lo:
+        if steps >= max_steps:
+            return MAX_STEPS, t, h
+        if h < 16.0 * EPS * max(abs(t), 1.0):
+            return STEP_UNDERFLOW, t, h
+        last = h >= t - t_lo
+        if last:
+            h = t - t_lo
+        hs = -h  # signed step (backwards in time)
+        for s in range(1, 7):
+            for i in range(N):
+                acc = z[i]
+                for j in range(s):
+                    acc += hs * _DP_A[s, j] * K[j, i]
+                zs[i] = acc
+            _adjoint_rhs(vjp, pvjp, quad, has_quad, ts, cf, kind, t + _DP_C[s] * hs, zs, p, n, m,
+                         x, lam, gl, gp, qb, nodata, K[s])
+        stats[ST_NFEV] += 6
+        steps += 1
+        stats[ST_STEPS] += 1
+        for i in range(N):
+            zn[i] = zs[i]  # stage 7 is evaluated at the order-5 solution
+        err = 0.0
+        finite = True
+        for i in range(N):
+            e = 0.0
+            for j in range(7):
+                e += _DP_E[j] * K[j, i]
+            sk = atol[i] + rtol * max(abs(z[i]), abs(zn[i]))
+            r = hs * e / sk if sk > 0.0 else (0.0 if hs * e == 0.0 else np.inf)
+            err += r * r
+            if not np.isfinite(zn[i]):
+                finite = False
+        err = np.sqrt(err / N) if N > 0 else 0.0
+        if not finite or not np.isfinite(err):
+            h *= 0.1
+            reject = True
+            if h < 16.0 * EPS * max(abs(t), 1.0):
+                return NONFINITE, t, h
+            continue
+        fac = 0.9 * err ** -0.2 if err > 0.0 else 10.0
+        if err <= 1.0:
+            t = t_lo if last else t + hs
+            for i in range(N):
+                z[i] = zn[i]
+                K[0, i] = K[6, i]
+            stats[ST_ACCEPTED] += 1
+            h *= min(1.0 if reject else 10.0, max(0.2, fac))
+            reject = False
+        else:
+            stats[ST_REJECTED] += 1
+            h *= min(1.0, max(0.2, fac))
+            reject = True
+    return SUCCESS, t, h
+
+
+@njit(cache=True)
+def _stage_matrix(jacv, indptr, indices, t, x, p, vals, M):
+    """``M = -J(t, x)^T`` (dense) from the sparse Jacobian values kernel."""
+    jacv(t, x.ctypes, p.ctypes, vals.ctypes)
+    n = x.shape[0]
+    M[:, :] = 0.0
+    for i in range(n):
+        for k in range(indptr[i], indptr[i + 1]):
+            M[indices[k], i] = -vals[k]
+
+
+@njit(cache=True)
+def adjoint_implicit(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind, t_hi, t_lo, z, p, n, m,
+                     rtol, atol, h0, max_steps, stats):
+    """Integrate ``z`` (length ``n + m + 1``, in place) from ``t_hi`` down to ``t_lo`` with
+    Radau IIA order 5 on the linear adjoint equation (stiff models).
+
+    ``rtol`` and ``atol`` (per component of ``lam``) are converted like RADAU5's.
+    Returns ``(status, t reached, last step size)``."""
+    t = t_hi
+    span = t_hi - t_lo
+    if span <= 0.0:
+        return SUCCESS, t, h0
+    rt = 0.1 * rtol ** (2.0 / 3.0)
+    at = np.empty(n)
+    for i in range(n):
+        at[i] = atol[i] * rt / rtol
+    nn = 3 * n
+    big = np.empty((nn, nn))
+    piv = np.empty(nn, dtype=np.int64)
+    Ms = np.empty((3, n, n))
+    M0 = np.empty((n, n))
+    E = np.empty((n, n))
+    pive = np.empty(n, dtype=np.int64)
+    R = np.empty((3, max(n, 1)))
+    Hs = np.empty((3, 1 + n + m))
+    xs = np.empty((3, n))
+    rhs = np.empty(nn)
+    vals = np.empty(max(indices.shape[0], 1))
+    x = np.empty(n)
+    lam = np.empty(max(n, 1))
+    gp = np.empty(max(m, 1))
+    qb = np.empty(1 + n + m)
+    f0 = np.empty(n)
+    errv = np.empty(n)
+    nodata = np.zeros(1)
+    h = min(abs(h0), span) if h0 != 0.0 else span * 1e-3
+    reject = False
+    steps = 0
+    while t > t_lo:
+        if steps >= max_steps:
+            return MAX_STEPS, t, h
+        if h < 16.0 * EPS * max(abs(t), 1.0):
+            return STEP_UNDERFLOW, t, h
+        last = h >= t - t_lo
+        if last:
+            h = t - t_lo
+        hs = -h
+        steps += 1
+        stats[ST_STEPS] += 1
+        # stage matrices and forcing at t + c_j hs
+        for j in range(3):
+            tj = t + _RC[j] * hs
+            dense_state(ts, cf, kind, tj, x)
+            for i in range(n):
+                xs[j, i] = x[i]
+            _stage_matrix(jacv, indptr, indices, tj, x, p, vals, Ms[j])
+            if has_quad:
+                quad(tj, x.ctypes, p.ctypes, nodata.ctypes, qb.ctypes)
+                for i in range(1 + n + m):
+                    Hs[j, i] = qb[i]
+                for i in range(n):
+                    R[j, i] = -qb[1 + i]
+            else:
+                for i in range(1 + n + m):
+                    Hs[j, i] = 0.0
+                for i in range(n):
+                    R[j, i] = 0.0
+        stats[ST_NJEV] += 3
+        # (I - hs A (x) M) Lam = 1 (x) lam_n + hs (A (x) I) R
+        for bi in range(3):
+            for bj in range(3):
+                a = hs * _RA[bi, bj]
+                for i in range(n):
+                    for k in range(n):
+                        big[bi * n + i, bj * n + k] = -a * Ms[bj, i, k]
+                    if bi == bj:
+                        big[bi * n + i, bj * n + i] += 1.0
+            for i in range(n):
+                acc = z[i]
+                for bj in range(3):
+                    acc += hs * _RA[bi, bj] * R[bj, i]
+                rhs[bi * n + i] = acc
+        info = lu_factor(big, piv)
+        stats[ST_NLU] += 1
+        if info != 0:
+            h *= 0.5
+            reject = True
+            if info < 0 or h < 16.0 * EPS * max(abs(t), 1.0):
+                return SINGULAR if info > 0 else NONFINITE, t, h
+            continue
+        lu_solve(big, piv, rhs)
+        # error estimate: (gamma/hs I - M(t))^-1 (f(t, lam_n) + sum dd_j Z_j / hs)
+        dense_state(ts, cf, kind, t, x)
+        _stage_matrix(jacv, indptr, indices, t, x, p, vals, M0)
+        stats[ST_NJEV] += 1
+        r0 = np.zeros(n)
+        if has_quad:
+            quad(t, x.ctypes, p.ctypes, nodata.ctypes, qb.ctypes)
+            for i in range(n):
+                r0[i] = -qb[1 + i]
+        for i in range(n):
+            acc = r0[i]
+            for k in range(n):
+                acc += M0[i, k] * z[k]
+            f0[i] = acc
+        g = _RGAMMA / hs
+        for i in range(n):
+            for k in range(n):
+                E[i, k] = -M0[i, k]
+            E[i, i] += g
+            dz = 0.0
+            for j in range(3):
+                dz += _RDD[j] * (rhs[j * n + i] - z[i])
+            errv[i] = f0[i] + dz / hs
+        infoe = lu_factor(E, pive)
+        if infoe != 0:
+            h *= 0.5
+            reject = True
+            continue
+        lu_solve(E, pive, errv)
+        err = 0.0
+        for i in range(n):
+            sk = at[i] + rt * max(abs(z[i]), abs(rhs[2 * n + i]))
+            r = errv[i] / sk if sk > 0.0 else (0.0 if errv[i] == 0.0 else np.inf)
+            err += r * r
+        err = max(np.sqrt(err / n) if n > 0 else 0.0, 1e-10)
+        if not np.isfinite(err):
+            h *= 0.1
+            reject = True
+            continue
+        fac = 0.9 * err ** -0.25
+        if err <= 1.0:
+            # quadrature of mu and q with the stage values (Radau weights b = A[2])
+            for j in range(3):
+                for i in range(n):
+                    lam[i] = rhs[j * n + i]
+                pvjp(t + _RC[j] * hs, xs[j].ctypes, p.ctypes, lam.ctypes, gp.ctypes)
+                w = hs * _RA[2, j]
+                for q in range(m):
+                    z[n + q] -= w * (gp[q] + Hs[j, 1 + n + q])
+                z[n + m] -= w * Hs[j, 0]
+            for i in range(n):
+                z[i] = rhs[2 * n + i]
+            t = t_lo if last else t + hs
+            stats[ST_ACCEPTED] += 1
+            h *= min(1.0 if reject else 5.0, max(0.2, fac))
+            reject = False
+        else:
+            stats[ST_REJECTED] += 1
+            h *= min(1.0, max(0.2, fac))
+            reject = True
+    return SUCCESS, t, h

@@ -1,0 +1,10 @@
+"""Sensitivities: gradients of losses through solves (adjoint), forward sensitivities,
+implicit differentiation of steady states and optimization solutions.
+
+Models must be compiled with ``sg.compile(system, sensitivities=True)`` so that the
+generated ``jvp``/``vjp``/``pvjp`` kernels exist.
+"""
+from .adjoint import AdjointResult, adjoint_gradient
+from .loss import CompiledLoss, Loss, compile_loss
+
+__all__ = ["Loss", "CompiledLoss", "compile_loss", "AdjointResult", "adjoint_gradient"]
