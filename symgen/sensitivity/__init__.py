@@ -5,6 +5,8 @@ Models must be compiled with ``sg.compile(system, sensitivities=True)`` so that 
 generated ``jvp``/``vjp``/``pvjp`` kernels exist.
 """
 from .adjoint import AdjointResult, adjoint_gradient
+from .forward import SensitivityResult, forward_sensitivities
 from .loss import CompiledLoss, Loss, compile_loss
 
-__all__ = ["Loss", "CompiledLoss", "compile_loss", "AdjointResult", "adjoint_gradient"]
+__all__ = ["Loss", "CompiledLoss", "compile_loss", "AdjointResult", "adjoint_gradient",
+           "SensitivityResult", "forward_sensitivities"]

@@ -83,7 +83,7 @@ def test_robertson_stiff_gradient_matches_finite_differences(examples_path):
     model = sg.compile(robertson.build(), sensitivities=True)
     y1, y2, y3 = model.states
     loss = Loss(point=y1 ** 2 + 1e4 * y2 + y3, integrand=1e3 * y2)
-    p0 = np.array([0.04, 3e7, 1e4])
+    p0 = model.param_vector({"k1": 0.04, "k2": 3e7, "k3": 1e4})
     t_obs = np.array([0.4, 4.0, 40.0])
 
     def L(p, x):
