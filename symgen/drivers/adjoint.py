@@ -87,10 +87,54 @@ def _adjoint_rhs(vjp, pvjp, quad, has_quad, ts, cf, kind, t, z, p, n, m, x, lam,
 
 
 @njit(cache=True)
-def adjoint_explicit(vjp, pvjp, quad, has_quad, ts, cf, kind, t_hi, t_lo, z, p, n, m, rtol, atol,
-                     h0, max_steps, stats):
+def adjoint_explicit(vjp, pvjp, quad, has_quad, ts, cf, kind, t_hi, t_lo, stops, jumps, z, p, n, m, rtol,
+                     atol, h0, max_steps, stats):
     """Integrate ``z`` (length ``n + m + 1``, updated in place) from ``t_hi`` down to
-    ``t_lo`` with Dormand-Prince 5(4).  Returns ``(status, t reached, last step size)``."""
+    ``t_lo`` with Dormand-Prince 5(4), adding ``jumps[s]`` to ``z[:n+m]`` on reaching
+    ``stops[s]`` (descending, inside ``[t_lo, t_hi]``: the point terms of the loss).
+
+    ``atol`` has one entry per component of ``z``; an infinite entry leaves that
+    component out of the error test (the quadratures ``mu``, ``q`` by default).
+    Returns ``(status, t reached, last step size)``."""
+    t = t_hi
+    h = h0
+    for s in range(stops.shape[0] + 1):
+        target = stops[s] if s < stops.shape[0] else t_lo
+        if target < t:
+            status, t, h = _explicit_segment(vjp, pvjp, quad, has_quad, ts, cf, kind, t, target, z, p, n, m,
+                                             rtol, atol, h, max_steps, stats)
+            if status != SUCCESS:
+                return status, t, h
+        if s < stops.shape[0]:
+            for i in range(n + m):
+                z[i] += jumps[s, i]
+    return SUCCESS, t, h
+
+
+@njit(cache=True)
+def adjoint_implicit(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind, t_hi, t_lo, stops, jumps, z,
+                     p, n, m, rtol, atol, h0, max_steps, stats):
+    """As :func:`adjoint_explicit`, with Radau IIA order 5 on the linear adjoint equation
+    (stiff models); ``atol`` has one entry per component of ``lam``."""
+    t = t_hi
+    h = h0
+    for s in range(stops.shape[0] + 1):
+        target = stops[s] if s < stops.shape[0] else t_lo
+        if target < t:
+            status, t, h = _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind, t, target,
+                                             z, p, n, m, rtol, atol, h, max_steps, stats)
+            if status != SUCCESS:
+                return status, t, h
+        if s < stops.shape[0]:
+            for i in range(n + m):
+                z[i] += jumps[s, i]
+    return SUCCESS, t, h
+
+
+@njit(cache=True)
+def _explicit_segment(vjp, pvjp, quad, has_quad, ts, cf, kind, t_hi, t_lo, z, p, n, m, rtol, atol,
+                      h0, max_steps, stats):
+    """One stretch of :func:`adjoint_explicit` without jumps."""
     N = z.shape[0]
     K = np.empty((7, N))
     zs = np.empty(N)
@@ -178,8 +222,8 @@ def _stage_matrix(jacv, indptr, indices, t, x, p, vals, M):
 
 
 @njit(cache=True)
-def adjoint_implicit(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind, t_hi, t_lo, z, p, n, m,
-                     rtol, atol, h0, max_steps, stats):
+def _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind, t_hi, t_lo, z, p, n, m,
+                      rtol, atol, h0, max_steps, stats):
     """Integrate ``z`` (length ``n + m + 1``, in place) from ``t_hi`` down to ``t_lo`` with
     Radau IIA order 5 on the linear adjoint equation (stiff models).
 

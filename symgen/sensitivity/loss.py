@@ -79,6 +79,9 @@ def _gradient_outputs(expr, states, params):
 def compile_loss(model, loss: Loss) -> CompiledLoss:
     """Generate, compile (or load from the cache) the kernels of ``loss`` for ``model``."""
     cache = model.__dict__.setdefault("_compiled_losses", {})
+    hit = cache.get(id(loss))
+    if hit is not None and hit.loss is loss:  # the same Loss object again: no hashing
+        return hit
     pb = model.problem
     data = tuple(loss.data)
     allowed = set(pb.states) | set(pb.params) | {pb.t}
@@ -93,6 +96,7 @@ def compile_loss(model, loss: Loss) -> CompiledLoss:
                      (loss.point, loss.integrand))
     key = model_key(pseudo, {"kind": "loss", "model": model.key, "backend": backend_name})
     if key in cache:
+        cache[id(loss)] = cache[key]
         return cache[key]
     n, m = len(pb.states), len(pb.params)
     kernels = (make_kernel("point", _gradient_outputs(loss.point, pb.states, pb.params), 1 + n + m,
@@ -107,5 +111,5 @@ def compile_loss(model, loss: Loss) -> CompiledLoss:
     from pathlib import Path
     module = backend.build(src, Path(entry_dir(key)))
     out = CompiledLoss(loss, module, key)
-    cache[key] = out
+    cache[key] = cache[id(loss)] = out
     return out
