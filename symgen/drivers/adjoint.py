@@ -34,8 +34,10 @@ from .common import (MAX_STEPS, NONFINITE, SINGULAR, ST_ACCEPTED, ST_NFEV, ST_NJ
                      ST_REJECTED, ST_STEPS, STEP_UNDERFLOW, SUCCESS)
 from .dopri5 import DOPRI5_TABLEAU
 from .radau5 import RADAU_IIA_CONSTANTS, lu_factor, lu_solve
+from .sparse_lu import sparse_lu_factor, sparse_lu_solve
 
-__all__ = ["dense_state", "adjoint_explicit", "adjoint_implicit", "DENSE_DOPRI5", "DENSE_RADAU5"]
+__all__ = ["dense_state", "adjoint_explicit", "adjoint_implicit", "adjoint_implicit_transformed",
+           "DENSE_DOPRI5", "DENSE_RADAU5"]
 
 DENSE_DOPRI5, DENSE_RADAU5 = 0, 1
 _DP_A = np.ascontiguousarray(DOPRI5_TABLEAU["A"])
@@ -373,3 +375,258 @@ def _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind,
             h *= min(1.0, max(0.2, fac))
             reject = True
     return SUCCESS, t, h
+
+
+# ---------------------------------------------------------------------------------------
+# Large stiff models: simplified Newton on the transformed stage equations
+# ---------------------------------------------------------------------------------------
+_RT = np.ascontiguousarray(RADAU_IIA_CONSTANTS["T"])
+_RTI = np.ascontiguousarray(RADAU_IIA_CONSTANTS["TI"])
+_RALPHA = float(RADAU_IIA_CONSTANTS["alpha"])
+_RBETA = float(RADAU_IIA_CONSTANTS["beta"])
+NEWTON_MAX = 12      # simplified Newton iterations per step
+NEWTON_TOL = 1e-3    # converged when the scaled increment is below this (tolerance units)
+
+
+@njit(cache=True)
+def _adjoint_stage(vjp, quad, has_quad, t, x, p, lam, out, qb, nodata, n):
+    """``out = -(J^T lam + h_x)`` at ``(t, x)``."""
+    vjp(t, x.ctypes, p.ctypes, lam.ctypes, out.ctypes)
+    if has_quad:
+        quad(t, x.ctypes, p.ctypes, nodata.ctypes, qb.ctypes)
+        for i in range(n):
+            out[i] = -(out[i] + qb[1 + i])
+    else:
+        for i in range(n):
+            out[i] = -out[i]
+
+
+@njit(cache=True)
+def adjoint_implicit_transformed(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tmap, splan, ts, cf, kind, t_hi,
+                                 t_lo, stops, jumps, z, p, n, m, rtol, atol, h0, max_steps, stats):
+    """As :func:`adjoint_implicit`, for large stiff models: the Radau IIA stage equations
+    of the linear adjoint are solved by simplified Newton iteration with ``M = -J(t_n)^T``
+    in the eigenbasis of ``A^-1`` (one real and one complex ``n x n`` LU per step, dense,
+    or with ``sparse`` the static-pattern sparse LU of :mod:`symgen.drivers.sparse_lu` on
+    the pattern of ``J^T``; ``tmap[k]`` is the CSR index in ``J`` of the ``k``-th entry of
+    ``J^T``, ``splan = (perm, indptr, indices, diag, amap)`` planned for that pattern).
+    Stage residuals use the ``vjp`` kernel (no matrix per stage)."""
+    t = t_hi
+    h = h0
+    for s in range(stops.shape[0] + 1):
+        target = stops[s] if s < stops.shape[0] else t_lo
+        if target < t:
+            status, t, h = _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tmap, splan, ts, cf,
+                                                kind, t, target, z, p, n, m, rtol, atol, h, max_steps, stats)
+            if status != SUCCESS:
+                return status, t, h
+        if s < stops.shape[0]:
+            for i in range(n + m):
+                z[i] += jumps[s, i]
+    return SUCCESS, t, h
+
+
+@njit(cache=True)
+def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tmap, splan, ts, cf, kind, t_hi, t_lo, z, p,
+                         n, m, rtol, atol, h0, max_steps, stats):
+    perm, sptr, sidx, sdiag, samap = splan
+    t = t_hi
+    span = t_hi - t_lo
+    if span <= 0.0:
+        return SUCCESS, t, h0
+    rt = 0.1 * rtol ** (2.0 / 3.0)
+    at = np.empty(n)
+    for i in range(n):
+        at[i] = atol[i] * rt / rtol
+    nnz = max(jidx.shape[0], 1)
+    vals = np.empty(nnz)
+    jvt = np.empty(nnz)
+    E1 = np.empty((n if not sparse else 0, n if not sparse else 0))
+    E2 = np.empty((n if not sparse else 0, n if not sparse else 0), dtype=np.complex128)
+    piv1 = np.empty(n, dtype=np.int64)
+    piv2 = np.empty(n, dtype=np.int64)
+    luv1 = np.empty(sidx.shape[0] if sparse else 0)
+    luv2 = np.empty(sidx.shape[0] if sparse else 0, dtype=np.complex128)
+    luw1 = np.empty(n)
+    luw2 = np.empty(n, dtype=np.complex128)
+    Z = np.zeros((3, n))
+    W = np.zeros((3, n))
+    F = np.empty((3, n))
+    xs = np.empty((3, n))
+    Hs = np.zeros((3, 1 + n + m))
+    rre = np.empty(n)
+    rc = np.empty(n, dtype=np.complex128)
+    x = np.empty(n)
+    lam = np.empty(max(n, 1))
+    out = np.empty(max(n, 1))
+    f0 = np.empty(n)
+    gp = np.empty(max(m, 1))
+    qb = np.zeros(1 + n + m)
+    nodata = np.zeros(1)
+    scal = np.empty(n)
+    h = min(abs(h0), span) if h0 != 0.0 else span * 1e-3
+    reject = False
+    steps = 0
+    while t > t_lo:
+        if steps >= max_steps:
+            return MAX_STEPS, t, h
+        if h < 16.0 * EPS * max(abs(t), 1.0):
+            return STEP_UNDERFLOW, t, h
+        last = h >= t - t_lo
+        if last:
+            h = t - t_lo
+        hs = -h
+        steps += 1
+        stats[ST_STEPS] += 1
+        # M = -J(t)^T at the step start; E1 = gamma/hs I - M, E2 = (alpha + i beta)/hs I - M
+        dense_state(ts, cf, kind, t, x)
+        jacv(t, x.ctypes, p.ctypes, vals.ctypes)
+        stats[ST_NJEV] += 1
+        fac1 = _RGAMMA / hs
+        alphn = _RALPHA / hs
+        betan = _RBETA / hs
+        if sparse:
+            for k in range(tmap.shape[0]):
+                jvt[k] = -vals[tmap[k]]   # A = -J^T; the factor is  s I - A
+            ier = sparse_lu_factor(sptr, sidx, sdiag, samap, jvt, fac1, luv1, luw1)
+            if ier == 0:
+                ier = sparse_lu_factor(sptr, sidx, sdiag, samap, jvt, complex(alphn, betan), luv2, luw2)
+        else:
+            ier = _dense_transposed(jptr, vals, jidx, n, fac1, alphn, betan, E1, E2, piv1, piv2)
+        stats[ST_NLU] += 2
+        if ier != 0:
+            h *= 0.5
+            reject = True
+            if ier < 0 or h < 16.0 * EPS * max(abs(t), 1.0):
+                return SINGULAR if ier > 0 else NONFINITE, t, h
+            continue
+        for j in range(3):
+            dense_state(ts, cf, kind, t + _RC[j] * hs, x)
+            for i in range(n):
+                xs[j, i] = x[i]
+        for i in range(n):
+            scal[i] = at[i] + rt * abs(z[i])
+            for j in range(3):
+                Z[j, i] = 0.0
+                W[j, i] = 0.0
+        # ---- simplified Newton iteration (linear problem: converges at the rate theta)
+        ok = False
+        dynold = 0.0
+        for it in range(NEWTON_MAX):
+            for j in range(3):
+                for i in range(n):
+                    lam[i] = z[i] + Z[j, i]
+                _adjoint_stage(vjp, quad, has_quad, t + _RC[j] * hs, xs[j], p, lam, out, qb, nodata, n)
+                for i in range(n):
+                    F[j, i] = out[i]
+            stats[ST_NFEV] += 3
+            for i in range(n):
+                a1 = F[0, i]
+                a2 = F[1, i]
+                a3 = F[2, i]
+                rre[i] = _RTI[0, 0] * a1 + _RTI[0, 1] * a2 + _RTI[0, 2] * a3 - fac1 * W[0, i]
+                rc[i] = complex(_RTI[1, 0] * a1 + _RTI[1, 1] * a2 + _RTI[1, 2] * a3 - (alphn * W[1, i] - betan * W[2, i]),
+                                _RTI[2, 0] * a1 + _RTI[2, 1] * a2 + _RTI[2, 2] * a3 - (betan * W[1, i] + alphn * W[2, i]))
+            if sparse:
+                sparse_lu_solve(sptr, sidx, sdiag, perm, luv1, rre, luw1)
+                sparse_lu_solve(sptr, sidx, sdiag, perm, luv2, rc, luw2)
+            else:
+                lu_solve(E1, piv1, rre)
+                lu_solve(E2, piv2, rc)
+            acc = 0.0
+            for i in range(n):
+                W[0, i] += rre[i]
+                W[1, i] += rc[i].real
+                W[2, i] += rc[i].imag
+                d1 = rre[i] / scal[i]
+                d2 = rc[i].real / scal[i]
+                d3 = rc[i].imag / scal[i]
+                acc += d1 * d1 + d2 * d2 + d3 * d3
+            for i in range(n):
+                w1 = W[0, i]
+                w2 = W[1, i]
+                w3 = W[2, i]
+                Z[0, i] = _RT[0, 0] * w1 + _RT[0, 1] * w2 + _RT[0, 2] * w3
+                Z[1, i] = _RT[1, 0] * w1 + _RT[1, 1] * w2 + _RT[1, 2] * w3
+                Z[2, i] = _RT[2, 0] * w1 + _RT[2, 1] * w2 + _RT[2, 2] * w3
+            dyno = np.sqrt(acc / (3 * n)) if n > 0 else 0.0
+            if not np.isfinite(dyno):
+                break
+            if dyno <= NEWTON_TOL:
+                ok = True
+                break
+            if it >= 1 and dyno > 0.9 * dynold:  # diverging or too slow: smaller step
+                break
+            dynold = dyno
+        if not ok:
+            stats[ST_REJECTED] += 1
+            h *= 0.5
+            reject = True
+            continue
+        # ---- error estimate (gamma/hs I - M)^-1 (f(t, lam_n) + sum dd_j Z_j / hs)
+        dense_state(ts, cf, kind, t, x)
+        for i in range(n):
+            lam[i] = z[i]
+        _adjoint_stage(vjp, quad, has_quad, t, x, p, lam, f0, qb, nodata, n)
+        for i in range(n):
+            rre[i] = f0[i] + (_RDD[0] * Z[0, i] + _RDD[1] * Z[1, i] + _RDD[2] * Z[2, i]) / hs
+        if sparse:
+            sparse_lu_solve(sptr, sidx, sdiag, perm, luv1, rre, luw1)
+        else:
+            lu_solve(E1, piv1, rre)
+        err = 0.0
+        for i in range(n):
+            sk = at[i] + rt * max(abs(z[i]), abs(z[i] + Z[2, i]))
+            r = rre[i] / sk if sk > 0.0 else (0.0 if rre[i] == 0.0 else np.inf)
+            err += r * r
+        err = max(np.sqrt(err / n) if n > 0 else 0.0, 1e-10)
+        if not np.isfinite(err):
+            h *= 0.1
+            reject = True
+            continue
+        fac = 0.9 * err ** -0.25
+        if err <= 1.0:
+            for j in range(3):
+                tj = t + _RC[j] * hs
+                for i in range(n):
+                    lam[i] = z[i] + Z[j, i]
+                pvjp(tj, xs[j].ctypes, p.ctypes, lam.ctypes, gp.ctypes)
+                if has_quad:
+                    quad(tj, xs[j].ctypes, p.ctypes, nodata.ctypes, qb.ctypes)
+                w = hs * _RA[2, j]
+                for q in range(m):
+                    z[n + q] -= w * (gp[q] + (qb[1 + n + q] if has_quad else 0.0))
+                if has_quad:
+                    z[n + m] -= w * qb[0]
+            for i in range(n):
+                z[i] += Z[2, i]
+            t = t_lo if last else t + hs
+            stats[ST_ACCEPTED] += 1
+            h *= min(1.0 if reject else 5.0, max(0.2, fac))
+            reject = False
+        else:
+            stats[ST_REJECTED] += 1
+            h *= min(1.0, max(0.2, fac))
+            reject = True
+    return SUCCESS, t, h
+
+
+@njit(cache=True)
+def _dense_transposed(jptr, vals, cols, n, fac1, alphn, betan, E1, E2, piv1, piv2):
+    """Dense ``E1 = fac1 I + J^T``, ``E2 = (alphn + i betan) I + J^T`` from the CSR values
+    of ``J`` (``jptr``, ``cols``: its pattern), factored in place."""
+    for i in range(n):
+        for k in range(n):
+            E1[i, k] = 0.0
+            E2[i, k] = 0.0
+        E1[i, i] = fac1
+        E2[i, i] = complex(alphn, betan)
+    for r in range(n):
+        for q in range(jptr[r], jptr[r + 1]):
+            c = cols[q]
+            E1[c, r] += vals[q]
+            E2[c, r] += vals[q]
+    ier = lu_factor(E1, piv1)
+    if ier != 0:
+        return ier
+    return lu_factor(E2, piv2)

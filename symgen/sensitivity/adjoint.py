@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..drivers import common as C
-from ..drivers.adjoint import DENSE_DOPRI5, DENSE_RADAU5, adjoint_explicit, adjoint_implicit
+from ..drivers.adjoint import (DENSE_DOPRI5, DENSE_RADAU5, adjoint_explicit, adjoint_implicit,
+                               adjoint_implicit_transformed)
 from ..drivers.evaluate import vector_kernel_over_points
 from ..errors import SolverError
 from .loss import Loss, compile_loss
@@ -87,6 +88,31 @@ class AdjointResult:
         return self.status == 0
 
 
+#: ``adjoint_linear_solver="auto"`` solves the coupled ``3n x 3n`` Radau stage system up to
+#: this many states, the transformed ``n x n`` real + complex systems above it (sparse
+#: from :data:`symgen.solve.SPARSE_MIN_STATES` states on)
+COUPLED_MAX_STATES = 24
+ADJOINT_LINEAR_SOLVERS = ("auto", "coupled", "dense", "sparse")
+
+
+def transposed_plan(model):
+    """``(tmap, splan)``: the CSR order of ``J^T`` as indices into ``J``'s values, and the
+    sparse LU plan of ``s I + J^T`` (computed once per model)."""
+    cached = getattr(model, "_adjoint_lu_plan", None)
+    if cached is not None:
+        return cached
+    from ..drivers.sparse_lu import INDEX_DTYPE, make_plan
+    sp = model.jac_sparsity
+    indptr, indices = sp.arrays()
+    n = sp.nrows
+    rows = np.repeat(np.arange(n), np.diff(indptr))
+    tmap = np.lexsort((rows, indices)).astype(np.int64)      # by column, then row
+    tptr = np.concatenate([[0], np.cumsum(np.bincount(indices, minlength=n))]).astype(np.int64)
+    plan = make_plan(tptr, rows[tmap], n)
+    model._adjoint_lu_plan = (tmap, tuple(np.ascontiguousarray(a, dtype=INDEX_DTYPE) for a in plan.arrays()))
+    return model._adjoint_lu_plan
+
+
 def _failed(model, status, message):
     return AdjointResult(np.nan, np.full(len(model.params), np.nan), np.full(len(model.states), np.nan),
                          status, message)
@@ -115,7 +141,7 @@ def adjoint_gradient(model, loss: Loss, y0, t_span, params=None, *, t_obs=None, 
                      method: str = "dopri5", rtol: float = 1e-8, atol=1e-10, checkpoints: int = 8,
                      adjoint_rtol: float | None = None, adjoint_atol=None,
                      quadrature_errcon: bool = False, max_steps: int = 1_000_000,
-                     linear_solver: str = "auto") -> AdjointResult:
+                     linear_solver: str = "auto", adjoint_linear_solver: str = "auto") -> AdjointResult:
     """Loss and gradient with respect to the parameters and the initial state.
 
     Parameters
@@ -139,6 +165,14 @@ def adjoint_gradient(model, loss: Loss, y0, t_span, params=None, *, t_obs=None, 
     adjoint_rtol, adjoint_atol
         Tolerances of the backward solve for ``lam`` (default: the forward ``rtol`` and
         ``atol``).
+    linear_solver : str
+        Of the forward Radau solves (see :meth:`CompiledModel.solve`).
+    adjoint_linear_solver : {"auto", "coupled", "dense", "sparse"}
+        Of the backward Radau solve: the coupled ``3n x 3n`` stage system (exact, one
+        dense LU; small models), or simplified Newton on the transformed stage equations
+        with one real and one complex ``n x n`` LU per step, dense or static-pattern
+        sparse on the pattern of ``J^T``.  ``auto``: coupled up to
+        :data:`COUPLED_MAX_STATES` states, then sparse from 50 states, else dense.
     quadrature_errcon : bool
         Also control the error of the quadratures ``mu`` (the parameter gradient) and
         of the integral term in the explicit backward solve (off by default, as in
@@ -152,6 +186,9 @@ def adjoint_gradient(model, loss: Loss, y0, t_span, params=None, *, t_obs=None, 
     K = int(checkpoints)
     if K < 1:
         raise SolverError("checkpoints must be at least 1")
+    if adjoint_linear_solver not in ADJOINT_LINEAR_SOLVERS:
+        raise SolverError(f"unknown adjoint_linear_solver {adjoint_linear_solver!r}; "
+                          f"choose one of {list(ADJOINT_LINEAR_SOLVERS)}")
     t0, tf = float(t_span[0]), float(t_span[1])
     if not (np.isfinite(t0) and np.isfinite(tf) and tf > t0):
         raise SolverError(f"adjoint gradients need a forward time span t0 < tf, got {t_span!r}")
@@ -205,6 +242,18 @@ def adjoint_gradient(model, loss: Loss, y0, t_span, params=None, *, t_obs=None, 
     aat = np.ascontiguousarray(np.concatenate([lam_atol, quad_atol]))
     st = np.zeros(C.N_STATS, dtype=np.int64)
     indptr, indices = model.jac_sparsity.arrays()
+    mode = adjoint_linear_solver
+    if meth == "radau5" and mode == "auto":
+        from ..solve import SPARSE_MIN_STATES
+        mode = "coupled" if n <= COUPLED_MAX_STATES else ("sparse" if n >= SPARSE_MIN_STATES else "dense")
+    if meth == "radau5" and mode in ("dense", "sparse"):
+        if mode == "sparse":
+            tmap, splan = transposed_plan(model)
+        else:
+            from ..drivers.sparse_lu import INDEX_DTYPE
+            tmap = np.empty(0, np.int64)
+            splan = tuple(np.empty(0, INDEX_DTYPE) for _ in range(5))
+    stats["adjoint_linear_solver"] = mode if meth == "radau5" else None
     h = 0.0
     full = 0
     for j in range(K - 1, -1, -1):
@@ -230,6 +279,11 @@ def adjoint_gradient(model, loss: Loss, y0, t_span, params=None, *, t_obs=None, 
             status, t_r, h = adjoint_explicit(model.kernels.vjp, model.kernels.pvjp, cl.quad, cl.has_quad,
                                               ts, cf, kind, hi, lo, stops, jumps, z, pk, n, m, art, aat, h,
                                               max_steps, st)
+        elif mode != "coupled":
+            status, t_r, h = adjoint_implicit_transformed(
+                model.kernels.jac_values, indptr, indices, model.kernels.vjp, model.kernels.pvjp, cl.quad,
+                cl.has_quad, mode == "sparse", tmap, splan, ts, cf, kind, hi, lo, stops, jumps, z, pk, n, m, art,
+                np.ascontiguousarray(aat[:n]), h, max_steps, st)
         else:
             status, t_r, h = adjoint_implicit(model.kernels.jac_values, indptr, indices, model.kernels.pvjp,
                                               cl.quad, cl.has_quad, ts, cf, kind, hi, lo, stops, jumps, z, pk,

@@ -94,14 +94,15 @@ def test_robertson_stiff_gradient_matches_finite_differences(examples_path):
     # component positive (a finite difference of y3(0) = 0 would leave the positive cone)
     for x0, check_p in (([1.0, 0.0, 0.0], True), ([0.99, 1e-5, 0.01], False)):
         x0 = np.array(x0)
-        res = adjoint_gradient(model, loss, x0, (0.0, 40.0), p0, t_obs=t_obs, method="radau5", rtol=1e-10,
-                               atol=[1e-12, 1e-16, 1e-12], checkpoints=4)
-        assert res.success, res.message
-        assert res.stats["backward_nlu"] > 0  # the implicit backward driver ran
-        if check_p:
-            np.testing.assert_allclose(res.grad_p, fd_gradient(lambda p: L(p, x0), p0, 1e-4), rtol=1e-5)
-        else:
-            np.testing.assert_allclose(res.grad_y0, fd_gradient(lambda x: L(p0, x), x0, 1e-4), rtol=1e-5)
+        ref = fd_gradient(lambda p: L(p, x0), p0, 1e-4) if check_p else fd_gradient(lambda x: L(p0, x), x0, 1e-4)
+        # every linear algebra of the implicit backward solve: coupled 3n x 3n stage system,
+        # transformed real + complex n x n systems dense or sparse (on the pattern of J^T)
+        for mode in ("coupled", "dense", "sparse"):
+            res = adjoint_gradient(model, loss, x0, (0.0, 40.0), p0, t_obs=t_obs, method="radau5", rtol=1e-10,
+                                   atol=[1e-12, 1e-16, 1e-12], checkpoints=4, adjoint_linear_solver=mode)
+            assert res.success, res.message
+            assert res.stats["backward_nlu"] > 0 and res.stats["adjoint_linear_solver"] == mode
+            np.testing.assert_allclose(res.grad_p if check_p else res.grad_y0, ref, rtol=1e-5, err_msg=mode)
 
 
 def test_brusselator_2d_n16_gradient_matches_finite_differences(examples_path):
@@ -112,20 +113,24 @@ def test_brusselator_2d_n16_gradient_matches_finite_differences(examples_path):
     loss = Loss(point=sum(s ** 2 for s in st[0:80:2]) / 40, integrand=A * sum(st[1::14]))
     p0, x0 = model.param_vector({}), brusselator.initial(16)
     t_obs = np.array([0.05, 0.1])
-    res = adjoint_gradient(model, loss, x0, (0.0, 0.1), p0, t_obs=t_obs, method="dopri5", rtol=1e-10,
-                           atol=1e-10, checkpoints=4)
-    assert res.success, res.message
+    # explicit backward solve, and the implicit one with sparse LU on the pattern of J^T
+    results = [adjoint_gradient(model, loss, x0, (0.0, 0.1), p0, t_obs=t_obs, method=method, rtol=1e-10,
+                                atol=1e-10, checkpoints=4) for method in ("dopri5", "radau5")]
+    assert results[1].stats["adjoint_linear_solver"] == "sparse"
 
     def L(p, x):
         fun, _ = model.scipy_functions(p)
         return reference_loss(model, loss, x, (0.0, 0.1), p, t_obs, np.zeros((2, 0)), method="DOP853",
                               rtol=1e-12, atol=1e-12, rhs=fun)
 
-    np.testing.assert_allclose(res.grad_p, fd_gradient(lambda p: L(p, x0), p0, 1e-5), rtol=1e-5)
+    ref_p = fd_gradient(lambda p: L(p, x0), p0, 1e-5)
     v = np.random.default_rng(3).standard_normal(x0.size)  # directional derivative in x0
     eps = 1e-5
     fd = (L(p0, x0 + eps * v) - L(p0, x0 - eps * v)) / (2 * eps)
-    assert res.grad_y0 @ v == pytest.approx(fd, rel=1e-5)
+    for res in results:
+        assert res.success, res.message
+        np.testing.assert_allclose(res.grad_p, ref_p, rtol=1e-5)
+        assert res.grad_y0 @ v == pytest.approx(fd, rel=1e-5)
 
 
 def test_memory_bounded_by_checkpoints():
@@ -157,6 +162,8 @@ def test_bad_input():
                          data=np.zeros((2, 1)))
     with pytest.raises(SolverError, match="sensitivities=True"):
         adjoint_gradient(sg.compile(lotka_volterra()), Loss(point=x), [1, 1], (0, 1), [1, 1, 1, 1], t_obs=[1.0])
+    with pytest.raises(SolverError, match="adjoint_linear_solver"):
+        adjoint_gradient(model, Loss(point=x), [1, 1], (0, 1), [1, 1, 1, 1], adjoint_linear_solver="qr")
     with pytest.raises(SolverError, match="forward time span"):
         adjoint_gradient(model, Loss(point=x), [1, 1], (1, 0), [1, 1, 1, 1])
 
