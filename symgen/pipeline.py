@@ -42,6 +42,8 @@ class PipelineResult:
 
 def _options(backend: str, options: dict) -> dict:
     opts = {"backend": backend, **options}
+    if not opts.get("sensitivities", True):  # sensitivities=False is the default build
+        del opts["sensitivities"]
     return {k: opts[k] for k in _CODE_OPTIONS if k in opts}
 
 

@@ -14,12 +14,16 @@ loss (absent unless ``has_quad``), so that ``mu(t0) = integral of lam^T F_p + h_
 * :func:`adjoint_explicit`: Dormand-Prince 5(4) with its embedded error estimate on all
   of ``z``; ``J^T lam`` and ``F_p^T lam`` come from the generated ``vjp``/``pvjp``
   kernels (no matrix is formed).
-* :func:`adjoint_implicit`: for stiff models.  The adjoint equation is linear in
+* :func:`adjoint_implicit`: for small stiff models.  The adjoint equation is linear in
   ``lam``, so a Radau IIA (order 5) step is one linear solve with the stage matrices
   ``I - h a_ij M_j`` (``M_j = -J(t_j)^T``, from the generated sparse Jacobian values
-  scattered densely: ``3n x 3n`` dense LU, meant for the small and medium stiff models);
-  ``mu`` and ``q`` are the Radau quadrature of the stage values.  The step is controlled
-  with RADAU5's embedded order-3 estimate filtered through ``gamma/h I - M``.
+  scattered densely: one ``3n x 3n`` dense LU, exact); ``mu`` and ``q`` are the Radau
+  quadrature of the stage values.  The step is controlled with RADAU5's embedded
+  order-3 estimate filtered through ``gamma/h I - M``.
+* :func:`adjoint_implicit_transformed`: for large stiff models, the same step with the
+  stage equations solved by simplified Newton iteration in the eigenbasis of ``A^-1``
+  (one real and one complex ``n x n`` LU per step, dense or static-pattern sparse on the
+  pattern of ``J^T``), stage residuals through the ``vjp`` kernel.
 
 Kernels follow :mod:`symgen.drivers.common` (``vjp``, ``pvjp`` and the loss integrand
 ``quad`` with the vector signature; ``quad`` writes ``[h, h_x (n), h_p (m)]``).
@@ -47,6 +51,11 @@ _RA = np.ascontiguousarray(RADAU_IIA_CONSTANTS["A"])
 _RC = np.ascontiguousarray(RADAU_IIA_CONSTANTS["c"])
 _RDD = np.ascontiguousarray(RADAU_IIA_CONSTANTS["dd"])
 _RGAMMA = float(RADAU_IIA_CONSTANTS["gamma"])
+# embedded order-3 quadrature (the RADAU5 error formula): h (g0 f(t_n) + sum d_j f(t_j))
+# estimates the error of the order-5 Radau quadrature of mu and q (no filtering needed)
+_RG0 = 1.0 / _RGAMMA
+_RD = np.ascontiguousarray(np.linalg.solve((_RC[:, None] ** np.arange(3)[None, :]).T,
+                                           np.array([-_RG0, 0.0, 0.0])))
 EPS = 2.220446049250313e-16
 
 
@@ -115,16 +124,17 @@ def adjoint_explicit(vjp, pvjp, quad, has_quad, ts, cf, kind, t_hi, t_lo, stops,
 
 @njit(cache=True)
 def adjoint_implicit(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind, t_hi, t_lo, stops, jumps, z,
-                     p, n, m, rtol, atol, h0, max_steps, stats):
+                     p, n, m, rtol, atol, qatol, h0, max_steps, stats):
     """As :func:`adjoint_explicit`, with Radau IIA order 5 on the linear adjoint equation
-    (stiff models); ``atol`` has one entry per component of ``lam``."""
+    (stiff models); ``atol`` has one entry per component of ``lam``, ``qatol`` one per
+    quadrature (``mu``, then ``q``; infinite: not error-controlled)."""
     t = t_hi
     h = h0
     for s in range(stops.shape[0] + 1):
         target = stops[s] if s < stops.shape[0] else t_lo
         if target < t:
             status, t, h = _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind, t, target,
-                                             z, p, n, m, rtol, atol, h, max_steps, stats)
+                                             z, p, n, m, rtol, atol, qatol, h, max_steps, stats)
             if status != SUCCESS:
                 return status, t, h
         if s < stops.shape[0]:
@@ -213,6 +223,48 @@ def _explicit_segment(vjp, pvjp, quad, has_quad, ts, cf, kind, t_hi, t_lo, z, p,
 
 
 @njit(cache=True)
+def _quadrature_step(pvjp, quad, has_quad, t, hs, xs, x0, Lam, lam0, p, n, m, qatol, rt, rtol, z, G, G0, gp, qb,
+                     nodata, inc):
+    """Radau quadrature of ``(mu, q)`` over one step: increments into ``inc`` (``m + 1``);
+    returns the sum of squared scaled errors of the controlled components (``qatol``
+    finite, converted like the state tolerances) and their number."""
+    for j in range(3):
+        tj = t + _RC[j] * hs
+        pvjp(tj, xs[j].ctypes, p.ctypes, Lam[j].ctypes, gp.ctypes)
+        if has_quad:
+            quad(tj, xs[j].ctypes, p.ctypes, nodata.ctypes, qb.ctypes)
+        for k in range(m):
+            G[j, k] = gp[k] + (qb[1 + n + k] if has_quad else 0.0)
+        G[j, m] = qb[0] if has_quad else 0.0
+    need_mu = False
+    for k in range(m):
+        if np.isfinite(qatol[k]):
+            need_mu = True
+    if need_mu:
+        pvjp(t, x0.ctypes, p.ctypes, lam0.ctypes, gp.ctypes)
+    if has_quad:
+        quad(t, x0.ctypes, p.ctypes, nodata.ctypes, qb.ctypes)
+    for k in range(m):
+        G0[k] = (gp[k] if need_mu else 0.0) + (qb[1 + n + k] if has_quad else 0.0)
+    G0[m] = qb[0] if has_quad else 0.0
+    ssq = 0.0
+    cnt = 0
+    for k in range(m + 1):
+        acc = 0.0
+        est = _RG0 * G0[k]
+        for j in range(3):
+            acc += _RA[2, j] * G[j, k]
+            est += _RD[j] * G[j, k]
+        inc[k] = -hs * acc
+        if np.isfinite(qatol[k]):
+            sk = qatol[k] * rt / rtol + rt * max(abs(z[n + k]), abs(z[n + k] + inc[k]))
+            r = hs * est / sk if sk > 0.0 else (0.0 if est == 0.0 else np.inf)
+            ssq += r * r
+            cnt += 1
+    return ssq, cnt
+
+
+@njit(cache=True)
 def _stage_matrix(jacv, indptr, indices, t, x, p, vals, M):
     """``M = -J(t, x)^T`` (dense) from the sparse Jacobian values kernel."""
     jacv(t, x.ctypes, p.ctypes, vals.ctypes)
@@ -225,7 +277,7 @@ def _stage_matrix(jacv, indptr, indices, t, x, p, vals, M):
 
 @njit(cache=True)
 def _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind, t_hi, t_lo, z, p, n, m,
-                      rtol, atol, h0, max_steps, stats):
+                      rtol, atol, qatol, h0, max_steps, stats):
     """Integrate ``z`` (length ``n + m + 1``, in place) from ``t_hi`` down to ``t_lo`` with
     Radau IIA order 5 on the linear adjoint equation (stiff models).
 
@@ -258,6 +310,10 @@ def _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind,
     f0 = np.empty(n)
     errv = np.empty(n)
     nodata = np.zeros(1)
+    Lam = np.empty((3, max(n, 1)))
+    Gq = np.empty((3, m + 1))
+    G0 = np.empty(m + 1)
+    inc = np.empty(m + 1)
     h = min(abs(h0), span) if h0 != 0.0 else span * 1e-3
     reject = False
     steps = 0
@@ -348,22 +404,22 @@ def _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind,
             sk = at[i] + rt * max(abs(z[i]), abs(rhs[2 * n + i]))
             r = errv[i] / sk if sk > 0.0 else (0.0 if errv[i] == 0.0 else np.inf)
             err += r * r
-        err = max(np.sqrt(err / n) if n > 0 else 0.0, 1e-10)
+        for j in range(3):
+            for i in range(n):
+                Lam[j, i] = rhs[j * n + i]
+        for i in range(n):
+            lam[i] = z[i]
+        qssq, qcnt = _quadrature_step(pvjp, quad, has_quad, t, hs, xs, x, Lam, lam, p, n, m, qatol, rt, rtol, z,
+                                      Gq, G0, gp, qb, nodata, inc)
+        err = max(np.sqrt((err + qssq) / (n + qcnt)) if n + qcnt > 0 else 0.0, 1e-10)
         if not np.isfinite(err):
             h *= 0.1
             reject = True
             continue
         fac = 0.9 * err ** -0.25
         if err <= 1.0:
-            # quadrature of mu and q with the stage values (Radau weights b = A[2])
-            for j in range(3):
-                for i in range(n):
-                    lam[i] = rhs[j * n + i]
-                pvjp(t + _RC[j] * hs, xs[j].ctypes, p.ctypes, lam.ctypes, gp.ctypes)
-                w = hs * _RA[2, j]
-                for q in range(m):
-                    z[n + q] -= w * (gp[q] + Hs[j, 1 + n + q])
-                z[n + m] -= w * Hs[j, 0]
+            for k in range(m + 1):
+                z[n + k] += inc[k]
             for i in range(n):
                 z[i] = rhs[2 * n + i]
             t = t_lo if last else t + hs
@@ -403,7 +459,7 @@ def _adjoint_stage(vjp, quad, has_quad, t, x, p, lam, out, qb, nodata, n):
 
 @njit(cache=True)
 def adjoint_implicit_transformed(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tmap, splan, ts, cf, kind, t_hi,
-                                 t_lo, stops, jumps, z, p, n, m, rtol, atol, h0, max_steps, stats):
+                                 t_lo, stops, jumps, z, p, n, m, rtol, atol, qatol, h0, max_steps, stats):
     """As :func:`adjoint_implicit`, for large stiff models: the Radau IIA stage equations
     of the linear adjoint are solved by simplified Newton iteration with ``M = -J(t_n)^T``
     in the eigenbasis of ``A^-1`` (one real and one complex ``n x n`` LU per step, dense,
@@ -417,7 +473,7 @@ def adjoint_implicit_transformed(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sp
         target = stops[s] if s < stops.shape[0] else t_lo
         if target < t:
             status, t, h = _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tmap, splan, ts, cf,
-                                                kind, t, target, z, p, n, m, rtol, atol, h, max_steps, stats)
+                                                kind, t, target, z, p, n, m, rtol, atol, qatol, h, max_steps, stats)
             if status != SUCCESS:
                 return status, t, h
         if s < stops.shape[0]:
@@ -428,7 +484,7 @@ def adjoint_implicit_transformed(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sp
 
 @njit(cache=True)
 def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tmap, splan, ts, cf, kind, t_hi, t_lo, z, p,
-                         n, m, rtol, atol, h0, max_steps, stats):
+                         n, m, rtol, atol, qatol, h0, max_steps, stats):
     perm, sptr, sidx, sdiag, samap = splan
     t = t_hi
     span = t_hi - t_lo
@@ -464,6 +520,10 @@ def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tm
     qb = np.zeros(1 + n + m)
     nodata = np.zeros(1)
     scal = np.empty(n)
+    Lam = np.empty((3, max(n, 1)))
+    Gq = np.empty((3, m + 1))
+    G0 = np.empty(m + 1)
+    inc = np.empty(m + 1)
     h = min(abs(h0), span) if h0 != 0.0 else span * 1e-3
     reject = False
     steps = 0
@@ -579,25 +639,22 @@ def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tm
             sk = at[i] + rt * max(abs(z[i]), abs(z[i] + Z[2, i]))
             r = rre[i] / sk if sk > 0.0 else (0.0 if rre[i] == 0.0 else np.inf)
             err += r * r
-        err = max(np.sqrt(err / n) if n > 0 else 0.0, 1e-10)
+        for j in range(3):
+            for i in range(n):
+                Lam[j, i] = z[i] + Z[j, i]
+        for i in range(n):
+            lam[i] = z[i]
+        qssq, qcnt = _quadrature_step(pvjp, quad, has_quad, t, hs, xs, x, Lam, lam, p, n, m, qatol, rt, rtol, z,
+                                      Gq, G0, gp, qb, nodata, inc)
+        err = max(np.sqrt((err + qssq) / (n + qcnt)) if n + qcnt > 0 else 0.0, 1e-10)
         if not np.isfinite(err):
             h *= 0.1
             reject = True
             continue
         fac = 0.9 * err ** -0.25
         if err <= 1.0:
-            for j in range(3):
-                tj = t + _RC[j] * hs
-                for i in range(n):
-                    lam[i] = z[i] + Z[j, i]
-                pvjp(tj, xs[j].ctypes, p.ctypes, lam.ctypes, gp.ctypes)
-                if has_quad:
-                    quad(tj, xs[j].ctypes, p.ctypes, nodata.ctypes, qb.ctypes)
-                w = hs * _RA[2, j]
-                for q in range(m):
-                    z[n + q] -= w * (gp[q] + (qb[1 + n + q] if has_quad else 0.0))
-                if has_quad:
-                    z[n + m] -= w * qb[0]
+            for k in range(m + 1):
+                z[n + k] += inc[k]
             for i in range(n):
                 z[i] += Z[2, i]
             t = t_lo if last else t + hs

@@ -113,6 +113,36 @@ def transposed_plan(model):
     return model._adjoint_lu_plan
 
 
+class _Forward:
+    """The compiled forward driver of one method, called directly (options validated once
+    by the caller: no per-interval ``Solution`` and input checks)."""
+
+    def __init__(self, model, meth, rtol, atol_v, max_steps, linear_solver):
+        from ..solve import _drivers, choose_linear_solver
+        self.k = model.kernels
+        self.meth = meth
+        self.rtol, self.atol, self.max_steps = float(rtol), atol_v, int(max_steps)
+        self.dopri5, _, self.radau5, _ = _drivers()
+        if meth == "radau5":
+            self.sparse, self.splan = choose_linear_solver(model, linear_solver)
+            self.jdense = getattr(self.k, "jac", None)
+            if not self.sparse and self.jdense is None:
+                from ..drivers.radau5 import dense_from_values_plan
+                self.splan = dense_from_values_plan(*model.jac_sparsity.arrays())
+
+    def __call__(self, y, a, b, p, te, dense):
+        """``(status, message, ts, ys, coeffs, y at te, steps)`` on ``[a, b]`` from ``y``."""
+        k = self.k
+        if self.meth == "dopri5":
+            out = self.dopri5(k.rhs, a, b, y, p, self.rtol, self.atol, 0.0, 0.0, self.max_steps, te, dense, False)
+        else:
+            out = self.radau5(k.rhs, k.jac_values if self.jdense is None else self.jdense, k.jac_values, a, b, y, p,
+                              self.rtol, self.atol, 0.0, 0.0, self.max_steps, te, dense, self.sparse, self.splan)
+        status, t_r, ts, ys, cf, ye, ne, st = out
+        msg = "" if status == C.SUCCESS else f"{C.MESSAGES.get(int(status), status)} at t = {t_r:.17g}"
+        return int(status), msg, ts, ys, cf, ye[:ne], int(st[C.ST_STEPS])
+
+
 def _failed(model, status, message):
     return AdjointResult(np.nan, np.full(len(model.params), np.nan), np.full(len(model.states), np.nan),
                          status, message)
@@ -174,9 +204,10 @@ def adjoint_gradient(model, loss: Loss, y0, t_span, params=None, *, t_obs=None, 
         sparse on the pattern of ``J^T``.  ``auto``: coupled up to
         :data:`COUPLED_MAX_STATES` states, then sparse from 50 states, else dense.
     quadrature_errcon : bool
-        Also control the error of the quadratures ``mu`` (the parameter gradient) and
-        of the integral term in the explicit backward solve (off by default, as in
-        CVODES: ``mu`` is an integral of ``lam``, accurate when ``lam`` is).
+        Also control the error of the quadrature ``mu`` (the parameter gradient) in the
+        backward solve (off by default, as CVODES' quadratures: ``mu`` is an
+        integral of ``lam``, accurate when ``lam`` is); the integral term of the loss is
+        always controlled.
     """
     if getattr(model.kernels, "vjp", None) is None:
         raise SolverError("adjoint gradients need the vjp kernels: compile with sensitivities=True")
@@ -201,7 +232,9 @@ def adjoint_gradient(model, loss: Loss, y0, t_span, params=None, *, t_obs=None, 
     bounds = np.linspace(t0, tf, K + 1)
     # observation k belongs to interval j with bounds[j] < t_k <= bounds[j+1] (t0: interval 0)
     owner = np.clip(np.searchsorted(bounds, t_obs, side="left") - 1, 0, K - 1)
-    opts = dict(method=meth, rtol=rtol, atol=atol, max_steps=max_steps, linear_solver=linear_solver)
+    from ..solve import _check_options
+    _, _, atol_v, _ = _check_options(model, (t0, tf), meth, rtol, atol, None, max_steps)
+    forward = _Forward(model, meth, rtol, atol_v, max_steps, linear_solver)
     stats = {"forward_steps": 0, "resolve_steps": 0, "backward_steps": 0, "backward_rejected": 0,
              "backward_nfev": 0, "backward_njev": 0, "backward_nlu": 0}
     memory = {"checkpoints": 0, "observations": 0, "peak_interval": 0}
@@ -215,13 +248,16 @@ def adjoint_gradient(model, loss: Loss, y0, t_span, params=None, *, t_obs=None, 
         sel = np.flatnonzero(owner == j)
         te = np.append(t_obs[sel], bounds[j + 1])
         # the last interval keeps its dense output: the backward pass starts with it
-        sol = model.solve(cur, (bounds[j], bounds[j + 1]), p, t_eval=te, dense=j == K - 1, **opts)
-        if sol.status != C.SUCCESS:
-            return _failed(model, sol.status, f"forward solve failed: {sol.message}")
-        stats["forward_steps"] += sol.stats["steps"]
-        xobs[sel] = sol.y[:, :sel.size].T
-        cur = np.ascontiguousarray(sol.y[:, -1])
-        last = sol
+        res = forward(cur, bounds[j], bounds[j + 1], pk, te, j == K - 1)
+        if res[0] != C.SUCCESS:
+            return _failed(model, res[0], f"forward solve failed: {res[1]}")
+        stats["forward_steps"] += res[6]
+        ye = res[5]
+        xobs[sel] = ye[:sel.size]
+        cur = np.ascontiguousarray(ye[-1])
+        last = res
+        held = sum(a.nbytes for a in res[2:6])
+        memory["peak_interval"] = max(memory["peak_interval"], held)
     memory["checkpoints"] = chk.nbytes
     memory["observations"] = xobs.nbytes + data.nbytes
 
@@ -237,8 +273,10 @@ def adjoint_gradient(model, loss: Loss, y0, t_span, params=None, *, t_obs=None, 
     if adjoint_atol is None:
         adjoint_atol = atol if not isinstance(atol, dict) else [atol.get(s, atol.get(str(s))) for s in model.states]
     lam_atol = np.broadcast_to(np.asarray(adjoint_atol, dtype=float), (n,))
-    # the quadratures (mu, q) enter the error test only on request (as in CVODES)
-    quad_atol = np.full(m + 1, float(np.min(lam_atol)) if n and quadrature_errcon else np.inf)
+    # the integral term q of the loss is always in the error test (it is the loss value);
+    # the parameter gradient mu only on request (as CVODES' quadratures)
+    qa = float(np.min(lam_atol)) if n else 1e-12
+    quad_atol = np.append(np.full(m, qa if quadrature_errcon else np.inf), qa)
     aat = np.ascontiguousarray(np.concatenate([lam_atol, quad_atol]))
     st = np.zeros(C.N_STATS, dtype=np.int64)
     indptr, indices = model.jac_sparsity.arrays()
@@ -259,15 +297,17 @@ def adjoint_gradient(model, loss: Loss, y0, t_span, params=None, *, t_obs=None, 
     for j in range(K - 1, -1, -1):
         lo, hi = bounds[j], bounds[j + 1]
         if j == K - 1:
-            sol = last
+            res = last
         else:
-            sol = model.solve(chk[j], (lo, hi), p, dense=True, **opts)
-            if sol.status != C.SUCCESS:
-                return _failed(model, sol.status, f"forward re-solve failed: {sol.message}")
-            stats["resolve_steps"] += sol.stats["steps"]
-        (_, ts, cf), = sol._segments
+            res = forward(chk[j], lo, hi, pk, np.empty(0), True)
+            if res[0] != C.SUCCESS:
+                return _failed(model, res[0], f"forward re-solve failed: {res[1]}")
+            stats["resolve_steps"] += res[6]
+        ts, cf = res[2], res[4]
         kind = DENSE_DOPRI5 if meth == "dopri5" else DENSE_RADAU5
-        held = ts.nbytes + cf.nbytes + sol.y.nbytes
+        if h == 0.0 and ts.size > 1:
+            h = float(ts[-1] - ts[-2])
+        held = sum(a.nbytes for a in res[2:6])
         memory["peak_interval"] = max(memory["peak_interval"], held)
         full += held
         if h == 0.0 and ts.size > 1:
@@ -283,11 +323,11 @@ def adjoint_gradient(model, loss: Loss, y0, t_span, params=None, *, t_obs=None, 
             status, t_r, h = adjoint_implicit_transformed(
                 model.kernels.jac_values, indptr, indices, model.kernels.vjp, model.kernels.pvjp, cl.quad,
                 cl.has_quad, mode == "sparse", tmap, splan, ts, cf, kind, hi, lo, stops, jumps, z, pk, n, m, art,
-                np.ascontiguousarray(aat[:n]), h, max_steps, st)
+                np.ascontiguousarray(aat[:n]), np.ascontiguousarray(aat[n:]), h, max_steps, st)
         else:
             status, t_r, h = adjoint_implicit(model.kernels.jac_values, indptr, indices, model.kernels.pvjp,
                                               cl.quad, cl.has_quad, ts, cf, kind, hi, lo, stops, jumps, z, pk,
-                                              n, m, art, aat[:n].copy(), h, max_steps, st)
+                                              n, m, art, aat[:n].copy(), aat[n:].copy(), h, max_steps, st)
         if status != C.SUCCESS:
             msg = C.MESSAGES.get(int(status), f"status {status}")
             return _failed(model, int(status), f"adjoint (backward) solve failed: {msg} at t = {t_r:.17g}")

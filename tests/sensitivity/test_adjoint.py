@@ -173,3 +173,18 @@ def test_failed_forward_solve_reports_time():
     x, _ = model.states
     r = adjoint_gradient(model, Loss(integrand=x), [1, 1], (0, 10), [1.5, 1.0, 3.0, 1.0], max_steps=5)
     assert not r.success and "t = " in r.message and np.isnan(r.loss)
+
+
+def test_model_without_parameters_and_integral_only_loss():
+    """x' = -x^2 (no parameters), L = integral_0^1 x dt = log(1 + x0) for x(0) = x0."""
+    t = sg.time()
+    x = sg.states("x")
+    model = sg.compile(sg.ODESystem([sg.D(x) == -x ** 2], t, name="no_params_adj"), sensitivities=True)
+    for method in ("dopri5", "radau5"):
+        r = adjoint_gradient(model, Loss(integrand=x), [2.0], (0.0, 1.0), None, method=method, rtol=1e-10,
+                             atol=1e-12, checkpoints=3)
+        assert r.success, r.message
+        assert r.grad_p.shape == (0,)
+        assert r.loss == pytest.approx(np.log(3.0), rel=1e-8)
+        assert r.grad_y0[0] == pytest.approx(1.0 / 3.0, rel=1e-7)
+    assert sg.compile(model.problem, sensitivities=False).key == sg.compile(model.problem).key
