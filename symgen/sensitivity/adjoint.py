@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..drivers import common as C
-from ..drivers.adjoint import (DENSE_DOPRI5, DENSE_RADAU5, adjoint_explicit, adjoint_implicit,
-                               adjoint_implicit_transformed)
+from ..drivers.adjoint import DENSE_DOPRI5, DENSE_RADAU5, adjoint_explicit
+from ..drivers.adjoint_stiff import adjoint_implicit, adjoint_implicit_transformed
 from ..drivers.evaluate import vector_kernel_over_points
 from ..errors import SolverError
 from .loss import Loss, compile_loss
