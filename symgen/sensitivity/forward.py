@@ -19,9 +19,9 @@ import numpy as np
 
 from ..drivers import common as C
 from ..drivers.adjoint import DENSE_DOPRI5, DENSE_RADAU5
-from ..drivers.forward_sens import sens_explicit, sens_implicit
+from ..drivers.forward_sens import sens_explicit, sens_implicit, sens_implicit_transformed
 from ..errors import SolverError
-from .adjoint import _METHODS
+from .adjoint import _METHODS, ADJOINT_LINEAR_SOLVERS, COUPLED_MAX_STATES
 
 __all__ = ["SensitivityResult", "forward_sensitivities"]
 
@@ -78,7 +78,8 @@ def _directions(model, wrt_params, wrt_y0):
 
 def forward_sensitivities(model, y0, t_span, params=None, *, wrt_params=None, wrt_y0=(), t_eval=None,
                           method: str = "dopri5", rtol: float = 1e-8, atol=1e-10, sens_rtol=None,
-                          max_steps: int = 1_000_000, linear_solver: str = "auto") -> SensitivityResult:
+                          max_steps: int = 1_000_000, linear_solver: str = "auto",
+                          sens_linear_solver: str = "auto") -> SensitivityResult:
     """Sensitivities of the solution with respect to parameters and initial values.
 
     Parameters
@@ -97,7 +98,13 @@ def forward_sensitivities(model, y0, t_span, params=None, *, wrt_params=None, wr
     rtol, atol
         Tolerances of the state solve; the sensitivities use ``sens_rtol`` (default
         ``rtol``) and the state's ``atol`` on the scaled directions.
+    sens_linear_solver : {"auto", "coupled", "dense", "sparse"}
+        Linear algebra of the implicit sensitivity solve (as ``adjoint_linear_solver``
+        of :func:`~symgen.sensitivity.adjoint_gradient`, on the pattern of ``J``).
     """
+    if sens_linear_solver not in ADJOINT_LINEAR_SOLVERS:
+        raise SolverError(f"unknown sens_linear_solver {sens_linear_solver!r}; "
+                          f"choose one of {list(ADJOINT_LINEAR_SOLVERS)}")
     if method not in _METHODS:
         raise SolverError(f"unknown method {method!r}; choose one of {sorted(_METHODS)}")
     meth = _METHODS[method]
@@ -133,14 +140,32 @@ def forward_sensitivities(model, y0, t_span, params=None, *, wrt_params=None, wr
     if ts.size > 1:
         h = float(ts[1] - ts[0])
     indptr, indices = model.jac_sparsity.arrays()
+    mode = sens_linear_solver
+    if mode == "auto":
+        from ..solve import SPARSE_MIN_STATES
+        mode = "coupled" if n <= COUPLED_MAX_STATES else ("sparse" if n >= SPARSE_MIN_STATES else "dense")
+    if meth == "radau5" and mode != "coupled":
+        if getattr(model.kernels, "jvp", None) is None:
+            raise SolverError("the transformed implicit sensitivity solve needs the jvp kernel: "
+                              "compile with sensitivities=True")
+        if mode == "sparse":
+            from ..solve import sparse_plan
+            splan = sparse_plan(model).arrays()
+        else:
+            from ..drivers.radau5 import NO_SPARSE_PLAN
+            splan = NO_SPARSE_PLAN
     for i, tq in enumerate(te):
         if tq > t:
             if meth == "dopri5":
                 status, t_r, h = sens_explicit(model.kernels.jvp, model.kernels.pjac, ts, cf, kind, t, tq, S, pk,
                                                cols, scale, n, m, srt, at, h, max_steps, st)
-            else:
+            elif mode == "coupled":
                 status, t_r, h = sens_implicit(model.kernels.jac_values, indptr, indices, model.kernels.pjac, ts, cf,
                                                kind, t, tq, S, pk, cols, scale, n, m, srt, at, h, max_steps, st)
+            else:
+                status, t_r, h = sens_implicit_transformed(
+                    model.kernels.jac_values, indptr, indices, model.kernels.jvp, model.kernels.pjac, mode == "sparse",
+                    splan, ts, cf, kind, t, tq, S, pk, cols, scale, n, m, srt, at, h, max_steps, st)
             if status != C.SUCCESS:
                 msg = C.MESSAGES.get(int(status), f"status {status}")
                 return SensitivityResult(te, sol.y, out, labels, int(status),
@@ -149,5 +174,6 @@ def forward_sensitivities(model, y0, t_span, params=None, *, wrt_params=None, wr
         out[i] = (S / scale[:, None]).T
     stats = dict(sol.stats)
     stats.update({"sens_steps": int(st[C.ST_STEPS]), "sens_rejected": int(st[C.ST_REJECTED]),
-                  "sens_nfev": int(st[C.ST_NFEV]), "sens_njev": int(st[C.ST_NJEV]), "sens_nlu": int(st[C.ST_NLU])})
+                  "sens_nfev": int(st[C.ST_NFEV]), "sens_njev": int(st[C.ST_NJEV]), "sens_nlu": int(st[C.ST_NLU]),
+                  "sens_linear_solver": mode if meth == "radau5" else None})
     return SensitivityResult(te, sol.y, out, labels, 0, "success", stats)

@@ -57,20 +57,50 @@ def test_robertson_sensitivities_subset(examples_path):
     model = sg.compile(robertson.build(), sensitivities=True)
     p0, x0 = model.param_vector({"k1": 0.04, "k2": 3e7, "k3": 1e4}), np.array([1.0, 0.0, 0.0])
     t_eval = [0.4, 4.0, 40.0]
-    res = forward_sensitivities(model, x0, (0.0, 40.0), p0, wrt_params=["k1", "k3"], t_eval=t_eval,
-                                method="radau5", rtol=1e-10, atol=[1e-12, 1e-16, 1e-12])
-    assert res.success and res.sens.shape == (3, 3, 2) and res.stats["sens_nlu"] > 0
+    results = [forward_sensitivities(model, x0, (0.0, 40.0), p0, wrt_params=["k1", "k3"], t_eval=t_eval,
+                                     method="radau5", rtol=1e-10, atol=[1e-12, 1e-16, 1e-12],
+                                     sens_linear_solver=mode) for mode in ("coupled", "dense", "sparse")]
+    for res, mode in zip(results, ("coupled", "dense", "sparse")):
+        assert res.success and res.sens.shape == (3, 3, 2) and res.stats["sens_nlu"] > 0
+        assert res.stats["sens_linear_solver"] == mode
     ref = fd_sensitivities(model.problem, x0, p0, (0.0, 40.0), t_eval, 1e-4, with_x0=False, method="Radau", rtol=1e-12,
                            atol=[1e-14, 1e-18, 1e-14])
     ref = ref[:, :, [model._pidx["k1"], model._pidx["k3"]]]
-    for c in range(2):  # each direction at its own scale (dx/dk3 is 1e-9 of dx/dk1)
-        np.testing.assert_allclose(res.sens[:, :, c], ref[:, :, c], rtol=1e-5,
-                                   atol=1e-8 * np.abs(ref[:, :, c]).max())
+    for res in results:
+        for c in range(2):  # each direction at its own scale (dx/dk3 is 1e-9 of dx/dk1)
+            np.testing.assert_allclose(res.sens[:, :, c], ref[:, :, c], rtol=1e-5,
+                                       atol=1e-8 * np.abs(ref[:, :, c]).max())
+
+
+def test_brusselator_2d_n16_stiff_sensitivities(examples_path):
+    """Sparse transformed Radau sensitivities (512 states) vs central differences of
+    tight solves."""
+    import brusselator
+    model = sg.compile(brusselator.build(16), backend="llvm", sensitivities=True)
+    p0, x0 = model.param_vector({}), brusselator.initial(16)
+    res = forward_sensitivities(model, x0, (0.0, 0.1), p0, wrt_params=["A"], wrt_y0=[model.states[5]],
+                                t_eval=[0.1], method="radau5", rtol=1e-9, atol=1e-10)
+    assert res.success and res.stats["sens_linear_solver"] == "sparse"
+
+    def final(p, x):
+        return model.solve(x, (0.0, 0.1), p, method="radau5", rtol=1e-12, atol=1e-12).y[:, -1]
+
+    ia = model._pidx["A"]
+    e = np.zeros(len(p0))
+    e[ia] = 1e-5 * p0[ia]
+    fd_a = (final(p0 + e, x0) - final(p0 - e, x0)) / (2 * e[ia])
+    d = np.zeros(x0.size)
+    d[5] = 1e-5
+    fd_x = (final(p0, x0 + d) - final(p0, x0 - d)) / 2e-5
+    for c, fd in enumerate((fd_a, fd_x)):
+        np.testing.assert_allclose(res.sens[0, :, c], fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max())
 
 
 def test_bad_directions():
     model = sg.compile(lotka_volterra(), sensitivities=True)
     with pytest.raises(SolverError, match="symbol: q"):
         forward_sensitivities(model, [1, 1], (0, 1), [1, 1, 1, 1], wrt_params=["q"])
+    with pytest.raises(SolverError, match="sens_linear_solver"):
+        forward_sensitivities(model, [1, 1], (0, 1), [1, 1, 1, 1], sens_linear_solver="qr")
     with pytest.raises(SolverError, match="symbol: w"):
         forward_sensitivities(model, [1, 1], (0, 1), [1, 1, 1, 1], wrt_y0=["w"])
