@@ -146,6 +146,33 @@ class CompiledModel:
         """Explicit time derivative of f."""
         return self._call("dfdt", t, y, p, len(self.states))
 
+    def _call_vector(self, name, t, y, p, v, size):
+        kernel = getattr(self.kernels, name, None)
+        if kernel is None:
+            raise SymgenError(f"the model has no {name} kernel: compile it with sensitivities=True")
+        out = np.empty(size)
+        args = (float(t), np.ascontiguousarray(y, dtype=float), np.ascontiguousarray(p, dtype=float),
+                np.ascontiguousarray(v, dtype=float), out)
+        direct = getattr(self.kernels, "call_arrays", None)   # LLVM: ctypes, no Numba dispatch
+        if direct is not None:
+            direct(name, *args)
+        else:
+            from .drivers.evaluate import call_vector
+            call_vector(kernel, *args)
+        return out
+
+    def jvp(self, t, y, p, v) -> np.ndarray:
+        """``(df/dy) v`` (needs ``compile(..., sensitivities=True)``)."""
+        return self._call_vector("jvp", t, y, p, v, len(self.states))
+
+    def vjp(self, t, y, p, w) -> np.ndarray:
+        """``(df/dy)^T w`` (needs ``compile(..., sensitivities=True)``)."""
+        return self._call_vector("vjp", t, y, p, w, len(self.states))
+
+    def pvjp(self, t, y, p, w) -> np.ndarray:
+        """``(df/dp)^T w`` (needs ``compile(..., sensitivities=True)``)."""
+        return self._call_vector("pvjp", t, y, p, w, len(self.params))
+
     def residual(self, t, y, yp, p) -> np.ndarray:
         """F(t, y, y', p) = y' - f(t, y, p)."""
         out = np.empty(len(self.states))

@@ -26,7 +26,7 @@ from .passes.stages import (build_pass, declare_pass, derive_pass, emit_pass, lo
 __all__ = ["PipelineResult", "run_pipeline", "compile", "load_compiled"]
 
 #: options that change generated code (and therefore the cache key)
-_CODE_OPTIONS = ("backend", "phases", "disable")
+_CODE_OPTIONS = ("backend", "phases", "disable", "sensitivities")
 
 
 @dataclass
@@ -42,6 +42,8 @@ class PipelineResult:
 
 def _options(backend: str, options: dict) -> dict:
     opts = {"backend": backend, **options}
+    if not opts.get("sensitivities", True):  # sensitivities=False is the default build
+        del opts["sensitivities"]
     return {k: opts[k] for k in _CODE_OPTIONS if k in opts}
 
 
@@ -112,7 +114,8 @@ def compile(system, *, backend: str = "numba", cache: bool = True, **options):
     **options
         ``phases`` (rewrite phases), ``disable`` (pass names to skip), ``progress``
         (report the stages on stderr; default: on in an interactive terminal outside CI,
-        ``SYMGEN_PROGRESS=0/1`` overrides).
+        ``SYMGEN_PROGRESS=0/1`` overrides), ``sensitivities=True`` (also the JVP/VJP
+        kernels ``jvp``, ``vjp``, ``pvjp`` that :mod:`symgen.sensitivity` needs).
 
     Returns
     -------

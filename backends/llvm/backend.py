@@ -28,7 +28,7 @@ from pathlib import Path
 import llvmlite
 
 from symgen.errors import BackendError
-from symgen.ir.kernels import RESIDUAL_ARGS, KernelSet
+from symgen.ir.kernels import RESIDUAL_ARGS, VECTOR_ARGS, KernelSet
 from symgen.ir.source import Source
 
 from .module import ShardOptions, function_name, kernel_functions, module_text, symbol_operands
@@ -53,12 +53,13 @@ llvm = _Lazy()
 
 @functools.lru_cache(maxsize=1)
 def _kernel_signatures() -> dict:
-    """Numba signatures by kind: ``kernel`` (the drivers' KERNEL_SIG) and ``residual``
-    ``void(t, y*, yp*, p*, out*)``.  Imports Numba."""
+    """Numba signatures by kind: ``kernel`` (the drivers' KERNEL_SIG), ``residual``
+    ``void(t, y*, yp*, p*, out*)`` and ``vector`` ``void(t, y*, p*, v*, out*)`` (the same
+    C type as the residual's).  Imports Numba."""
     from symgen.drivers.common import KERNEL_SIG
     f64p = KERNEL_SIG.args[1]
-    return {"kernel": KERNEL_SIG,
-            "residual": KERNEL_SIG.return_type(KERNEL_SIG.args[0], f64p, f64p, f64p, f64p)}
+    five = KERNEL_SIG.return_type(KERNEL_SIG.args[0], f64p, f64p, f64p, f64p)
+    return {"kernel": KERNEL_SIG, "residual": five, "vector": five}
 
 
 @functools.lru_cache(maxsize=1)
@@ -140,7 +141,7 @@ class LLVMKernels:
         f = self._cfuncs.get(name)
         if f is None:
             addr, kind = self._addresses[name]
-            nptr = 4 if kind == "residual" else 3
+            nptr = 4 if kind in ("residual", "vector") else 3
             f = self._cfuncs[name] = ctypes.CFUNCTYPE(None, ctypes.c_double, *[ctypes.c_void_p] * nptr)(addr)
         f(float(t), *[a.ctypes.data for a in arrays])
 
@@ -190,7 +191,7 @@ class LLVMBackend:
             fname = function_name(key, k.name)
             funcs, used, nshards = kernel_functions(k, operands, fname, self.shards)
             head = (f"; kernel {k.name}: {len(k.outputs)} outputs, {len(k.body)} temporaries, "
-                    f"{nshards} shard(s), signature {'residual' if k.args == RESIDUAL_ARGS else 'kernel'}")
+                    f"{nshards} shard(s), signature {_SIG_WORD.get(k.args, 'kernel')}")
             text = head + "\n" + "\n\n".join(funcs)
             texts.append(text)
             views.append((k.name, text))
@@ -277,8 +278,16 @@ class LLVMBackend:
         return out
 
 
+#: the word the kernel's header comment uses for its signature (read back by ``_signature``)
+_SIG_WORD = {RESIDUAL_ARGS: "residual", VECTOR_ARGS: "vector"}
+
+
 def _signature(kernel_text: str) -> str:
-    return "residual" if "signature residual" in kernel_text.split("\n", 1)[0] else "kernel"
+    head = kernel_text.split("\n", 1)[0]
+    for word in ("residual", "vector"):
+        if f"signature {word}" in head:
+            return word
+    return "kernel"
 
 
 def _write_if_changed(path: Path, text: str) -> None:

@@ -10,6 +10,16 @@ any object with Numba's wrapper-address protocol).  Every kernel has the C signa
 * ``jacv`` writes the values of the sparse Jacobian in the order of its static CSR
   pattern (``indptr``, ``indices``) that the driver receives as arrays.
 
+Kernels that take a vector (compiled with ``sensitivities=True``; the adjoint's loss
+kernels) have a second signature, the same C type as the residual's::
+
+    void kernel(double t, const double *y, const double *p, const double *v, double *out)
+
+* ``jvp``  writes ``out = (df/dy) v``   (``n`` values; ``v`` has ``n`` entries);
+* ``vjp``  writes ``out = (df/dy)^T v`` (``n`` values);
+* ``pvjp`` writes ``out = (df/dp)^T v`` (one value per parameter);
+* loss kernels (:mod:`symgen.sensitivity.loss`) read data values from ``v``.
+
 The arrays passed to one call never overlap (the LLVM backend declares them
 ``noalias``).
 
