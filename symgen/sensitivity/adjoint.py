@@ -134,10 +134,10 @@ class _Forward:
         """``(status, message, ts, ys, coeffs, y at te, steps)`` on ``[a, b]`` from ``y``."""
         k = self.k
         if self.meth == "dopri5":
-            out = self.dopri5(k.rhs, a, b, y, p, self.rtol, self.atol, 0.0, 0.0, self.max_steps, te, dense, False)
+            out = self.dopri5(k.rhs, a, b, y, p, self.rtol, self.atol, 0.0, 0.0, self.max_steps, te, dense, False, 0)
         else:
             out = self.radau5(k.rhs, k.jac_values if self.jdense is None else self.jdense, k.jac_values, a, b, y, p,
-                              self.rtol, self.atol, 0.0, 0.0, self.max_steps, te, dense, self.sparse, self.splan)
+                              self.rtol, self.atol, 0.0, 0.0, self.max_steps, te, dense, self.sparse, self.splan, 0)
         status, t_r, ts, ys, cf, ye, ne, st = out
         msg = "" if status == C.SUCCESS else f"{C.MESSAGES.get(int(status), status)} at t = {t_r:.17g}"
         return int(status), msg, ts, ys, cf, ye[:ne], int(st[C.ST_STEPS])
