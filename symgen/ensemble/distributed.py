@@ -49,10 +49,10 @@ def _client(scheduler, n_workers):
     if scheduler is None:
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                dashboard_address=None)
-        return Client(cluster), cluster
+        return Client(cluster), cluster, True
     if isinstance(scheduler, Client):
-        return scheduler, None
-    return Client(scheduler), None
+        return scheduler, None, False
+    return Client(scheduler), None, True
 
 
 def submit_chunks(client, key, device_text, method, dtype, args, edges, retries):
@@ -94,7 +94,7 @@ def run_dask(model, dev_mod, method, dtype, args, us, status, stats, bar, *, sch
     except ImportError as e:  # pragma: no cover - depends on the installed extra
         raise SymgenError("backend='dask' needs dask.distributed: pip install 'symgen[dask]'") from e
     ntraj = args[0].shape[0]
-    client, cluster = _client(scheduler, n_workers)
+    client, cluster, own = _client(scheduler, n_workers)
     try:
         nw = max(1, len(client.scheduler_info().get("workers", {})) or n_workers)
         k = max(1, min(ntraj, chunks or 4 * nw))
@@ -105,6 +105,7 @@ def run_dask(model, dev_mod, method, dtype, args, us, status, stats, bar, *, sch
         gather_in_order(futs, edges, us, status, stats, bar)
         return {"chunks": k, "workers": nw, "scheduler": client.scheduler.address}
     finally:
-        if cluster is not None:
+        if own:
             client.close()
+        if cluster is not None:
             cluster.close()
