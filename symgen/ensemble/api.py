@@ -225,10 +225,17 @@ def ensemble(model, params=None, y0=None, t_span=(0.0, 1.0), *, saveat=None, met
     try:
         if backend == "cpu":
             from .cpu import cpu_runner
+            import numba
             run = cpu_runner(dev_mod, model.key, solver, dtype)
-            for lo, hi in _batches(ntraj, 20 if bar.enabled else 1):
-                run(args[0][lo:hi], args[1][lo:hi], *args[2:], us[lo:hi], status[lo:hi], stats[lo:hi])
-                bar.update(hi - lo)
+            # dynamic scheduling of the chunks: trajectories differ in cost (adaptive
+            # steps) and threads share the machine with other work
+            old = numba.set_parallel_chunksize(2)
+            try:
+                for lo, hi in _batches(ntraj, 20 if bar.enabled else 1):
+                    run(args[0][lo:hi], args[1][lo:hi], *args[2:], us[lo:hi], status[lo:hi], stats[lo:hi])
+                    bar.update(hi - lo)
+            finally:
+                numba.set_parallel_chunksize(old)
         elif backend == "cuda":
             from ..backends.cuda.ensemble import run_on_gpu
             run_on_gpu(dev_mod, model.key, solver, dtype, args, us, status, stats,
