@@ -87,5 +87,5 @@ def render_device_module(kset: KernelSet, key: str, version: str) -> tuple:
     views = device_views(kset)
     text = ENV.get_template("cuda_device.py.j2").render(
         kernels=views, key=key, version=version, n=n, n_params=len(kset.problem.params),
-        n_flags=n_swap_flags(n), has_lu=n <= UNROLL_MAX)
+        n_flags=n_swap_flags(n), has_lu=n <= UNROLL_MAX, jac_nnz=kset.jac.nnz)
     return text, views

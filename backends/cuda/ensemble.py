@@ -184,3 +184,68 @@ def run_on_gpu(dev_mod, key, method, dtype, args, us, status, stats, threads_per
         status[lo:hi] = d_s.copy_to_host()
         stats[lo:hi] = d_st.copy_to_host()
         bar.update(int(hi - lo))
+
+
+# ---- batched model kernels: one state vector per thread -----------------------------------
+
+_BATCH: dict = {}
+
+
+def batch_kernel_function(dev_mod, name: str, F):
+    """Python function of a CUDA kernel evaluating the device function ``name``
+    (``rhs``, ``dfdt``, ``jac_values``, ``jac`` or ``jvp``) at many points:
+    ``kernel(t, ys, ps, vs, out)`` with row ``i`` of ``ys``/``ps``/``vs``/``out`` for
+    thread ``i`` (``vs`` only read by ``jvp``).  Method-of-lines PDE models use it for
+    their right-hand side and Jacobian-vector products over many states at once
+    (Newton-Krylov, sensitivity sweeps)."""
+    _cuda()
+
+    def device_jit(fn):
+        return cuda.jit(device=True, inline="always")(fn)
+
+    fn = dev_mod.make(device_jit, F)[name]
+    np1 = max(dev_mod.N_PARAMS, 1)
+    npar = dev_mod.N_PARAMS
+
+    if name == "jvp":
+        def kernel(t, ys, ps, vs, out):
+            i = cuda.grid(1)
+            if i < ys.shape[0]:
+                p = cuda.local.array(np1, F)
+                for k in range(npar):
+                    p[k] = ps[i, k]
+                fn(t, ys[i], p, vs[i], out[i])
+    else:
+        def kernel(t, ys, ps, vs, out):
+            i = cuda.grid(1)
+            if i < ys.shape[0]:
+                p = cuda.local.array(np1, F)
+                for k in range(npar):
+                    p[k] = ps[i, k]
+                fn(t, ys[i], p, out[i])
+    return kernel
+
+
+def batch_eval(dev_mod, key: str, name: str, t, ys, ps, vs=None, dtype=np.float64,
+               threads_per_block: int = 128) -> np.ndarray:
+    """Evaluate device function ``name`` at every row of ``ys``/``ps`` on the GPU."""
+    from symgen.ensemble.cpu import float_type
+    sizes = {"rhs": dev_mod.N_STATES, "dfdt": dev_mod.N_STATES, "jvp": dev_mod.N_STATES,
+             "jac": dev_mod.N_STATES ** 2, "jac_values": None}
+    if name not in sizes:
+        raise BackendError(f"no batched device kernel {name!r}; have {sorted(sizes)}")
+    memo = (key, name, str(np.dtype(dtype)))
+    k = _BATCH.get(memo)
+    if k is None:
+        k = _cuda().jit(batch_kernel_function(dev_mod, name, float_type(dtype)))
+        _BATCH[memo] = k
+    ys = np.ascontiguousarray(ys, dtype=dtype)
+    m = ys.shape[0]
+    ps = np.ascontiguousarray(np.broadcast_to(ps, (m, max(dev_mod.N_PARAMS, 0))), dtype=dtype)
+    vs = np.zeros_like(ys) if vs is None else np.ascontiguousarray(vs, dtype=dtype)
+    size = sizes[name] if sizes[name] is not None else dev_mod.JAC_NNZ
+    out = np.zeros((m, size), dtype=dtype)
+    d_out = cuda.to_device(out)
+    k[(m + threads_per_block - 1) // threads_per_block, threads_per_block](
+        np.dtype(dtype).type(t), cuda.to_device(ys), cuda.to_device(ps), cuda.to_device(vs), d_out)
+    return d_out.copy_to_host()

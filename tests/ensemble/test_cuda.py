@@ -105,3 +105,44 @@ def test_ptx_and_ptxas_registers_without_spills(example, method, examples_path):
                   f"{rep['spill_stores']} B spill stores, {rep['spill_loads']} B spill loads")
             assert rep["registers"] > 0
             assert rep["spill_stores"] == 0 and rep["spill_loads"] == 0, rep["log"]
+
+
+_BATCH_SCRIPT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    sys.path.insert(0, {examples!r})
+    import symgen as sg
+    from brusselator import build_1d
+    from symgen.backends.cuda.ensemble import batch_eval
+    from symgen.ensemble.device import device_module
+    m = sg.compile(build_1d(8))
+    dev = device_module(m)
+    data = np.load(sys.argv[1])
+    ys, vs, p = data["ys"], data["vs"], data["p"]
+    out = {{name: batch_eval(dev, m.key, name, 0.3, ys, p, vs)
+           for name in ("rhs", "jvp", "jac_values")}}
+    np.savez(sys.argv[2], **out)
+""")
+
+
+def test_batched_rhs_and_jvp_kernels_of_a_pde_model(examples_path, tmp_path):
+    """1D Brusselator (method of lines): RHS, Jacobian values and J v at many states per
+    launch, against the host kernels and the sparse Jacobian (simulator)."""
+    from brusselator import build_1d
+    m = sg.compile(build_1d(8))
+    rng = np.random.default_rng(5)
+    ys = 1 + rng.random((5, len(m.states)))
+    vs = rng.standard_normal((5, len(m.states)))
+    p = m.param_vector({})
+    np.savez(tmp_path / "in.npz", ys=ys, vs=vs, p=p)
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    r = subprocess.run([sys.executable, "-c", _BATCH_SCRIPT.format(examples=examples_path),
+                        str(tmp_path / "in.npz"), str(tmp_path / "out.npz")],
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = np.load(tmp_path / "out.npz")
+    for i in range(len(ys)):
+        np.testing.assert_allclose(out["rhs"][i], m.rhs(0.3, ys[i], p), rtol=1e-13, atol=1e-13)
+        J = m.jac_sparse(0.3, ys[i], p)
+        np.testing.assert_allclose(out["jac_values"][i], J.data, rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(out["jvp"][i], J @ vs[i], rtol=1e-12, atol=1e-12)
