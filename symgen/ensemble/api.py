@@ -45,7 +45,7 @@ class EnsembleSolution:
     method: str
     backend: str
     dtype: np.dtype
-    seconds: float = 0.0
+    seconds: float = 0.0          # wall time of the call (first use includes compiling the solver)
     info: dict = field(default_factory=dict)
 
     @property
