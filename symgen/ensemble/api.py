@@ -103,35 +103,36 @@ class Progress:
             sys.stderr.flush()
 
 
-def _table(model, values, order, index, what, ntraj_hint):
-    """``values`` -> (n_traj, len(order)) float64 array: a 2-D array, a dict of scalars
-    or per-trajectory arrays by symbol/name (defaults fill the rest), or one vector."""
+def _table(model, values, order, index, what):
+    """``values`` -> (n_traj, len(order)) float64 array.  ``values`` is a 2-D array, one
+    vector (every trajectory), or a dict by symbol or name of scalars and/or
+    per-trajectory arrays of one common length (model defaults fill the rest)."""
     m = len(order)
     if values is None:
         values = {}
     if isinstance(values, dict):
-        cols, n = {}, None
+        scalars, columns, n = {}, {}, 1
         for k, v in values.items():
+            a = np.asarray(v, dtype=float).ravel()
+            if a.size == 1:
+                scalars[k] = a[0]
+                continue
             i = index.get(k, index.get(str(k)))
             if i is None:
                 raise SolverError(f"{what} given for a symbol the model does not have", symbol=str(k))
-            a = np.asarray(v, dtype=float).ravel()
-            if a.size != 1:
-                if n is not None and a.size != n:
-                    raise SolverError(f"{what}: per-trajectory arrays of different lengths "
-                                      f"({n} and {a.size})", symbol=str(k))
-                n = a.size
-            cols[i] = a
-        n = n or ntraj_hint or 1
-        base = model._vector({k: v for k, v in values.items() if np.asarray(v).size == 1} |
-                             {order[i]: 0.0 for i in cols if cols[i].size != 1}, order, index, what)
-        out = np.tile(base, (n, 1))
-        for i, a in cols.items():
+            if n != 1 and a.size != n:
+                raise SolverError(f"{what}: per-trajectory arrays of different lengths ({n} and "
+                                  f"{a.size})", symbol=str(k))
+            n = a.size
+            columns[i] = a
+            scalars[order[i]] = 0.0       # placeholder, replaced by the column below
+        out = np.tile(model._vector(scalars, order, index, what), (n, 1))
+        for i, a in columns.items():
             out[:, i] = a
     else:
         out = np.array(values, dtype=float)
         if out.ndim == 1:
-            out = np.tile(out, (ntraj_hint or 1, 1))
+            out = out[None, :]
         if out.ndim != 2 or out.shape[1] != m:
             raise SolverError(f"{what}: expected shape (n_traj, {m}) in the order "
                               f"{[str(s) for s in order]}, got {out.shape}")
@@ -204,8 +205,10 @@ def ensemble(model, params=None, y0=None, t_span=(0.0, 1.0), *, saveat=None, met
         raise SolverError("fixed-step mode (adaptive=False) needs dt > 0")
     if not (rtol > 0 and atol > 0):
         raise SolverError("rtol and atol must be positive")
-    ps = _table(model, params, model.params, model._pidx, "parameter value", None)
-    ys = _table(model, y0, model.states, model._sidx, "initial value", None)
+    if int(threads_per_block) < 1 or (chunks is not None and int(chunks) < 1) or int(max_steps) < 1:
+        raise SolverError("threads_per_block, chunks and max_steps must be positive")
+    ps = _table(model, params, model.params, model._pidx, "parameter value")
+    ys = _table(model, y0, model.states, model._sidx, "initial value")
     ys, ps = _broadcast(ys, ps, "ensemble")
     ntraj = ys.shape[0]
     if solver == "ros3p" and len(model.states) > 16:

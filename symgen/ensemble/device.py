@@ -26,8 +26,9 @@ def _kernel_set(model):
         return ks
     from ..passes.manager import PassContext
     from ..passes.stages import derive_pass, lower_pass, simplify_pass
-    opts = {k: v for k, v in model.manifest.get("options", {}).items()}
-    ctx = PassContext.from_env(opts)
+    # the manifest does not keep the compile options: a model built with non-default
+    # rewrite phases gets device functions from the default ones (the same values)
+    ctx = PassContext.from_env({})
     return lower_pass(derive_pass(simplify_pass(model.problem, ctx), ctx), ctx)
 
 

@@ -151,7 +151,7 @@ def test_bad_options_raise(lorenz):
         lorenz.ensemble(dtype=np.int32, **ok)
     with pytest.raises(sg.NonFiniteValueError, match="trajectory 1.*symbol: rho"):
         lorenz.ensemble(params={"rho": [28.0, np.nan]}, y0=[1.0, 0.0, 0.0], t_span=(0, 1))
-    with pytest.raises(sg.SolverError, match="symbol: nope"):
+    with pytest.raises(sg.SymgenError, match="symbol: nope"):
         lorenz.ensemble(params={"nope": 1.0}, y0=[1.0, 0.0, 0.0], t_span=(0, 1))
     with pytest.raises(sg.SolverError, match="2 sets of initial values but 3"):
         lorenz.ensemble(params=np.ones((3, 3)), y0=np.ones((2, 3)), t_span=(0, 1))
