@@ -4,7 +4,6 @@ import io
 import sys
 
 import numpy as np
-import pytest
 
 import symgen as sg
 from symgen.ensemble.api import Progress

@@ -8,7 +8,7 @@ from scipy.integrate import solve_ivp
 
 import symgen as sg
 from symgen.drivers.common import NONFINITE, MAX_STEPS, STEP_UNDERFLOW, SUCCESS
-from symgen.ensemble.tableaus import ROS3P, TSIT5
+from symgen.ensemble.tableaus import TSIT5
 
 from .ensemble_models import (blowup, lorenz_py, oscillator, riccati_exact, riccati_forced,
                               robertson_py)
