@@ -35,6 +35,17 @@ def test_dask_two_workers_identical_to_serial(lorenz, cluster):
     np.testing.assert_array_equal(dist.u, serial.u)
     np.testing.assert_array_equal(dist.status, serial.status)
     np.testing.assert_array_equal(dist.stats, serial.stats)
+    # each worker compiled the solver once for its tasks (5 chunks on 2 workers), from
+    # the device module it imported from its cache by the model's key
+    def worker_state(key):
+        import sys
+        from symgen.ensemble import cpu
+        return (sum(1 for k in cpu._RUNNERS if k[0] == key),
+                any(m.startswith("_symgen_device_" + key[:24]) for m in sys.modules))
+    states = cluster.run(worker_state, lorenz.key)
+    assert len(states) == 2
+    for compiled, imported in states.values():
+        assert compiled == 1 and imported
     # the scheduler address (not the client object) works too
     again = lorenz.ensemble(backend="dask", scheduler=cluster.scheduler.address, chunks=3, **kw)
     np.testing.assert_array_equal(again.u, serial.u)
