@@ -69,6 +69,11 @@ class LLVMKernel(WrapperAddressProtocol):
     def signature(self):
         return self._sig
 
+    def call_arrays(self, t, *arrays):
+        """Call from Python with float64 C-contiguous NumPy arrays through ctypes (no
+        Numba dispatch: a warm start evaluates kernels without initializing Numba)."""
+        self(t, *arrays)
+
     def __call__(self, t, *arrays):
         """Call from Python with float64 C-contiguous NumPy arrays (slow path, for tests)."""
         if self._cfunc is None:
@@ -105,6 +110,11 @@ class LLVMKernels:
     def __repr__(self) -> str:
         where = self.path if self.path is not None else "in-process JIT"
         return f"<LLVMKernels {list(self._names)} from {where}>"
+
+    def library_info(self):
+        """What :meth:`LLVMBackend.load` needs to load this library again without the IR
+        (kept in the model's manifest), or ``None`` for in-process JIT code."""
+        return getattr(self, "_info", None)
 
 
 class LLVMBackend:
@@ -203,6 +213,30 @@ class LLVMBackend:
         addrs = {n: (ctypes.cast(getattr(handle, symbols[n]), ctypes.c_void_p).value, sigs[n]) for n in names}
         timings["load"] = time.perf_counter() - t0
         out = LLVMKernels(names, handle, lib, compiled, timings, addrs)
+        out._info = {"file": lib.name, "symbols": symbols, "host": list(_host()),
+                     "signatures": {n: "residual" if sigs[n] is RESIDUAL_SIG else "kernel" for n in names}}
+        _LOADED[str(lib)] = out
+        return out
+
+    def load(self, directory: Path, info: dict):
+        """The library described by ``info`` (:meth:`LLVMKernels.library_info`) from
+        ``directory`` without reading or hashing the IR (warm start), or ``None`` when it
+        is missing or was built for another host CPU."""
+        try:
+            lib = Path(directory) / info["file"]
+            if list(info["host"]) != list(_host()) or not lib.exists():
+                return None
+            if str(lib) in _LOADED:
+                return _LOADED[str(lib)]
+            names, symbols = list(info["symbols"]), info["symbols"]
+            sigs = {n: RESIDUAL_SIG if info["signatures"][n] == "residual" else KERNEL_SIG for n in names}
+            t0 = time.perf_counter()
+            handle = ctypes.CDLL(str(lib))
+            addrs = {n: (ctypes.cast(getattr(handle, symbols[n]), ctypes.c_void_p).value, sigs[n]) for n in names}
+        except (KeyError, TypeError, OSError, AttributeError):
+            return None
+        out = LLVMKernels(names, handle, lib, False, {"load": time.perf_counter() - t0}, addrs)
+        out._info = dict(info)
         _LOADED[str(lib)] = out
         return out
 

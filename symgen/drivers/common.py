@@ -19,14 +19,16 @@ every model, so a new model costs only its own kernels' compilation.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
+from numba import njit, objmode, types
+
+from ..progress import solve_report
 
 __all__ = [
     "KERNEL_SIG", "KERNEL_TYPE", "SUCCESS", "MAX_STEPS", "STEP_UNDERFLOW", "NONFINITE",
     "STIFF_DETECTED", "NEWTON_FAILED", "SINGULAR", "MESSAGES", "STAT_NAMES", "N_STATS",
     "ST_STEPS", "ST_ACCEPTED", "ST_REJECTED", "ST_NFEV", "ST_NJEV", "ST_NLU",
     "ST_NNEWTON", "ST_NSOLVE", "grow_rows", "grow_vec", "start_outputs", "finish_outputs",
-    "dense_segments", "all_finite",
+    "dense_segments", "all_finite", "report_progress",
 ]
 
 _f64p = types.CPointer(types.float64)
@@ -168,3 +170,11 @@ def all_finite(a):
         if not np.isfinite(v):
             return False
     return True
+
+
+@njit(cache=True)
+def report_progress(t, steps):
+    """Hand ``t`` and the step count to the active progress reporter (Python, object
+    mode).  Drivers call it every few accepted steps, and only when reporting is on."""
+    with objmode():
+        solve_report(t, steps)

@@ -37,8 +37,8 @@ from numba import njit
 
 from .common import (MAX_STEPS, N_STATS, NEWTON_FAILED, NONFINITE, SINGULAR, ST_ACCEPTED,
                      ST_NFEV, ST_NJEV, ST_NLU, ST_NNEWTON, ST_NSOLVE, ST_REJECTED, ST_STEPS,
-                     STEP_UNDERFLOW, SUCCESS, all_finite, dense_segments, finish_outputs, grow_rows, grow_vec,
-                     start_outputs)
+                     STEP_UNDERFLOW, SUCCESS, all_finite, dense_segments, finish_outputs,
+                     grow_rows, grow_vec, start_outputs, report_progress)
 from .sparse_lu import INDEX_DTYPE, sparse_lu_factor, sparse_lu_solve
 
 __all__ = ["radau5", "radau5_dense_eval", "lu_factor", "lu_solve", "lu_factor_real", "lu_solve_real",
@@ -297,7 +297,7 @@ def _underflow_status(reason):
 # ---------------------------------------------------------------------------------------
 @njit(cache=True)
 def radau5(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, dense, sparse,
-           splan):
+           splan, progress=0):
     """Integrate ``y' = rhs(t, y, p)`` from ``t0`` to ``tf`` with Radau IIA (order 5).
 
     Arguments: ``rhs``, ``jac`` (dense), ``jacv`` (sparse values) kernels
@@ -311,6 +311,8 @@ def radau5(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eva
     ``SparseLUPlan.arrays()`` = ``(perm, indptr, indices, diag, amap)`` (the Jacobian is
     then evaluated with ``jacv``), else dense LU with partial pivoting and ``jac``
     (``splan`` = :data:`NO_SPARSE_PLAN`).  One compiled signature serves both.
+    ``progress > 0`` reports ``t`` to :mod:`symgen.progress` every ``progress`` accepted
+    steps (0 = never).
 
     Returns ``(status, t_reached, ts, ys, coeffs, yeval, n_eval, stats)``: ``ts`` the
     accepted times including ``t0``, ``ys`` the states there, ``coeffs`` float64[m-1, 4, n]
@@ -647,6 +649,8 @@ def radau5(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eva
             first = False
             n_acc += 1
             stats[ST_ACCEPTED] += 1
+            if progress > 0 and stats[ST_ACCEPTED] % progress == 0:
+                report_progress(t + h, stats[ST_STEPS])
             if n_acc > 1:
                 # Gustafsson's predictive controller
                 facgus = (hacc / h) * (err * err / erracc) ** 0.25 / SAFE
