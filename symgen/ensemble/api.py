@@ -3,7 +3,6 @@ GPU or a Dask cluster, with the same per-trajectory solvers."""
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -81,12 +80,13 @@ class EnsembleSolution:
 
 
 class Progress:
-    """A one-line progress report on stderr; silent when ``enabled`` is false."""
+    """A one-line count of finished trajectories on stderr; ``enabled=None`` decides as
+    every symgen report does (:func:`symgen.progress.enabled`: a terminal, not CI,
+    ``SYMGEN_PROGRESS`` overrides)."""
 
     def __init__(self, total: int, label: str, enabled):
-        if enabled is None:
-            enabled = sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("1", "true", "yes")
-        self.enabled = bool(enabled)
+        from ..progress import enabled as default_enabled
+        self.enabled = default_enabled(enabled)
         self.total, self.label, self.done, self.t0 = total, label, 0, time.perf_counter()
 
     def update(self, k: int) -> None:

@@ -17,6 +17,7 @@ def test_progress_line_and_ci_default(monkeypatch):
     bar.update(6)
     bar.close()
     assert "4/10 trajectories (40%" in buf.getvalue() and "10/10" in buf.getvalue()
+    monkeypatch.delenv("SYMGEN_PROGRESS", raising=False)
     monkeypatch.setenv("CI", "true")
     assert not Progress(10, "x", None).enabled
     monkeypatch.delenv("CI")
