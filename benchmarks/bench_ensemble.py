@@ -9,6 +9,9 @@ and scaled per trajectory), a loop of symgen's own single-trajectory driver
 are installed (jit-compiled, CPU; compile time excluded).  Accuracy of every adaptive
 run is checked against a DOP853 reference at rtol 1e-12 on a few trajectories.
 
+Each line also prints CPU time / wall time of the timed runs: about 1 and 2 on an idle
+machine; lower values mean the threads waited for cores held by other processes.
+
 Run: python benchmarks/bench_ensemble.py [--n 100000] [--repeat 3]
 """
 import argparse
@@ -31,11 +34,14 @@ def lorenz_py(r):
 
 
 def best(fn, repeat):
-    ts = []
+    ts, cpu = [], []
     for _ in range(repeat):
+        c = time.process_time()
         t = time.perf_counter()
         out = fn()
         ts.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    best.cpu_per_wall = cpu[ts.index(min(ts))] / min(ts)   # threads actually busy
     return min(ts), out
 
 
@@ -88,19 +94,23 @@ def main():
                       ("adaptive 1e-6", dict(rtol=1e-6, atol=1e-6))):
         model.ensemble(params={"rho": rho[:64], "sigma": 10.0, "beta": 8 / 3}, y0=y0, t_span=(0, 1),
                        progress=False, **kw)   # compile
-        times = {}
+        times, busy = {}, {}
         for threads in (1, 2):
             if threads > ncpu:
                 continue
             numba.set_num_threads(threads)
             times[threads], sol = best(lambda: model.ensemble(params=params, y0=y0, t_span=(0, 1),
                                                               progress=False, **kw), a.repeat)
+            busy[threads] = best.cpu_per_wall
         numba.set_num_threads(ncpu)
         assert sol.success
         t1 = times[1]
         line = f"{label:18s} 1 thread {t1:7.3f} s ({n / t1:10.0f} traj/s)"
         if 2 in times:
             line += f" | 2 threads {times[2]:7.3f} s  speed-up {t1 / times[2]:.2f}x"
+        # CPU time / wall time: ~1 and ~2 on an idle machine; less means the threads
+        # waited for cores other processes held (the speed-up is then not meaningful)
+        line += "  (cpu/wall " + ", ".join(f"{busy[k]:.2f}" for k in sorted(busy)) + ")"
         print(line)
         if label.startswith("adaptive"):
             err = max(np.abs(sol.u[i, -1] - solve_ivp(lorenz_py(rho[i]), (0, 1), y0, method="DOP853",
