@@ -166,6 +166,9 @@ def run_on_gpu(dev_mod, key, method, dtype, args, us, status, stats, threads_per
     progress report is wanted) and copy the results back into ``us``, ``status``,
     ``stats``."""
     _cuda()
+    if not cuda.is_available():
+        raise BackendError("backend='cuda' found no usable CUDA GPU and driver (NUMBA_ENABLE_CUDASIM=1 "
+                           "runs the kernels in Numba's CUDA simulator)")
     kernel = cuda_runner(dev_mod, key, method, dtype)
     ys, ps = args[0], args[1]
     ntraj = ys.shape[0]

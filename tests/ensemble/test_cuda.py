@@ -146,3 +146,12 @@ def test_batched_rhs_and_jvp_kernels_of_a_pde_model(examples_path, tmp_path):
         J = m.jac_sparse(0.3, ys[i], p)
         np.testing.assert_allclose(out["jac_values"][i], J.data, rtol=1e-13, atol=1e-13)
         np.testing.assert_allclose(out["jvp"][i], J @ vs[i], rtol=1e-12, atol=1e-12)
+
+
+def test_cuda_backend_without_a_gpu_raises_a_clear_error(examples_path):
+    from numba import cuda
+    if cuda.is_available():
+        pytest.skip("a CUDA GPU (or the simulator) is available")
+    from lorenz import build
+    with pytest.raises(sg.BackendError, match="no usable CUDA GPU"):
+        sg.compile(build()).ensemble(y0=[1.0, 0.0, 0.0], t_span=(0, 1), backend="cuda")
