@@ -16,10 +16,16 @@ def _llvm():
     return LLVMBackend()
 
 
+def _cuda():
+    from .cuda import CudaBackend
+    return CudaBackend()
+
+
 #: name -> factory of a backend object with ``emit(kset, key, version)`` and ``build(source, dir)``
 BACKENDS = {
     "numba": _numba,
     "llvm": _llvm,
+    "cuda": _cuda,
 }
 
 

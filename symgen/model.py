@@ -261,6 +261,14 @@ class CompiledModel:
                      dense=dense, max_steps=max_steps, first_step=first_step, max_step=max_step,
                      linear_solver=linear_solver, progress=progress)
 
+    def ensemble(self, params=None, y0=None, t_span=(0.0, 1.0), **options):
+        """Solve many trajectories at once (parameter sweeps, uncertainty studies) on
+        CPU threads, a CUDA GPU or a Dask cluster: see :func:`symgen.ensemble.ensemble`
+        for the options.  Returns an ``EnsembleSolution`` (``u[traj, save, state]``,
+        per-trajectory ``status``)."""
+        from .ensemble import ensemble
+        return ensemble(self, params, y0, t_span, **options)
+
 
 def _given(values: dict, s) -> bool:
     return s in values or str(s) in values

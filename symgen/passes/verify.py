@@ -66,7 +66,7 @@ def verify_kernels(ks: KernelSet) -> None:
 
 
 def verify_source(src: Source) -> None:
-    if src.backend == "numba":
+    if src.backend in ("numba", "cuda"):   # Python module text
         try:
             ast.parse(src.text)
         except SyntaxError as exc:  # pragma: no cover - would be a printer bug
