@@ -1,0 +1,1 @@
+"""Optimization: objectives and constraints -> gradients, sparse Hessians, compiled solvers."""

@@ -1,0 +1,91 @@
+"""compile_opt: the optimization pipeline, one straight line.
+
+    declare  OptModel -> OptIR          (families of templates; no SymPy work per element)
+    derive   OptIR    -> OptSystem      (template derivatives; sparse patterns by NumPy)
+    emit     OptSystem -> module text   (five Numba loop kernels)
+    build    text     -> cfuncs         (content-hash disk cache; Numba's cache inside)
+    assemble          -> CompiledOpt    (.minimize, scipy adapters)
+
+A warm start (same structure, any sizes of data) skips derivation and code generation:
+the manifest keeps which slots and slot pairs have nonzero derivatives, all the sparse
+patterns are generated from.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..cache import _generator_fingerprint, entry_dir, read_manifest, write_manifest
+from ..ir.source import Source
+from .derive import derive_opt, patterns, structure_of
+from .emit import KERNEL_NAMES, emit_opt
+from .model import CompiledOpt
+
+__all__ = ["compile_opt", "opt_key"]
+
+
+@functools.lru_cache(maxsize=1)
+def _opt_fingerprint() -> str:
+    h = hashlib.sha256(_generator_fingerprint().encode())
+    here = Path(__file__).resolve().parent
+    for name in ("ir.py", "declare.py", "derive.py", "emit.py", "compile.py"):
+        h.update((here / name).read_bytes())
+    return h.hexdigest()
+
+
+def opt_key(ir) -> str:
+    """Content hash of the kernel-shaping structure of ``ir`` and of the generators."""
+    h = hashlib.sha256(_opt_fingerprint().encode())
+    h.update(ir.structure_key().encode())
+    return "opt-" + h.hexdigest()[:40]
+
+
+def _load(text: str, key: str, directory: Path | None):
+    from ..backends.numba.backend import NumbaBackend
+    if directory is None:
+        import tempfile
+        directory = Path(tempfile.mkdtemp(prefix="symgen-opt-"))
+    return NumbaBackend().build(Source("numba", key, text, ()), directory)
+
+
+def compile_opt(model, *, cache: bool = True, allow_nonsmooth: bool = False) -> CompiledOpt:
+    """Run the pipeline on ``model`` (an :class:`~symgen.opt.dsl.OptModel`)."""
+    timings = {}
+    t0 = time.perf_counter()
+    ir = model.declare(allow_nonsmooth=allow_nonsmooth)
+    timings["declare"] = time.perf_counter() - t0
+    key = opt_key(ir)
+    manifest = read_manifest(key) if cache else None
+    text_path = entry_dir(key) / "kernels.py"
+    if manifest is not None and text_path.exists():
+        t1 = time.perf_counter()
+        pats = patterns(ir, manifest["structure"])
+        sizes = manifest["sizes"]
+        text = text_path.read_text()
+        timings["patterns"] = time.perf_counter() - t1
+        cached = True
+    else:
+        t1 = time.perf_counter()
+        system = derive_opt(ir)
+        timings["derive"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        text, sizes = emit_opt(system, key, __version__)
+        timings["emit"] = time.perf_counter() - t1
+        pats = (system.jac_ptr, system.jac_idx, system.jac_map, system.hess_ptr, system.hess_idx,
+                system.hess_map, system.hess_w)
+        manifest = {"structure": structure_of(system.objective + system.constraints),
+                    "sizes": sizes, "name": ir.name}
+        cached = False
+    t1 = time.perf_counter()
+    mod = _load(text, key, entry_dir(key) if cache else None)
+    kernels = {name: getattr(mod, name) for name in KERNEL_NAMES}
+    timings["build"] = time.perf_counter() - t1
+    if cache and not cached:
+        write_manifest(key, manifest)
+    timings["total"] = time.perf_counter() - t0
+    return CompiledOpt(ir, key, kernels, sizes, pats, text, timings, cached)

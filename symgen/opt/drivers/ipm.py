@@ -1,0 +1,407 @@
+"""Primal-dual interior-point method for ``min f(x)  s.t.  cl <= c(x) <= cu, xl <= x <= xu``.
+
+Formulation (in the spirit of IPOPT, written from the published algorithm): inequality
+rows get slacks ``s`` (``c_I(x) - s = 0``, ``cl_I <= s <= cu_I``), so with
+``z = (x, s)`` the problem is ``min f  s.t.  C(z) = 0, zl <= z <= zu``.  For a decreasing
+barrier parameter ``mu`` (monotone Fiacco-McCormick rule) each iteration solves the
+primal-dual Newton system
+
+    [ W + Sigma + dw I    J^T  ] [dz]     [ grad f - mu/(z - zl) + mu/(zu - z) + J^T y ]
+    [ J                 -dc I  ] [dy] = - [ C(z)                                        ]
+
+with the static-pattern sparse ``L D L^T`` of :mod:`.ldl`; the inertia read from ``D``
+must be ``(n_z, m, 0)``, otherwise ``dw`` is increased (inertia correction).  The step
+keeps ``z`` and the bound multipliers strictly inside their bounds (fraction to the
+boundary), and a backtracking line search on the exact-penalty merit function
+``phi_mu(z) + nu |C(z)|_1`` (``nu`` raised so the step is a descent direction) decides
+its length.  All of it runs in one compiled call.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .common import (INFEASIBLE, LINEAR_SOLVER, MAX_ITER, N_STATS, NONFINITE, S_CONS, S_FACT,
+                     S_GRAD, S_HESS, S_JAC, S_OBJ, SMALL_STEP, SUCCESS, UNBOUNDED)
+from .ldl import ldl_factor, ldl_solve
+
+__all__ = ["ipm"]
+
+
+@njit(cache=True)
+def _push(v, lo, hi, k1):
+    """Move ``v`` strictly inside ``[lo, hi]`` (IPOPT-style bound push)."""
+    if lo > -1e300 and hi < 1e300:
+        pl = min(k1 * max(1.0, abs(lo)), k1 * (hi - lo))
+        pu = min(k1 * max(1.0, abs(hi)), k1 * (hi - lo))
+        return min(max(v, lo + pl), hi - pu)
+    if lo > -1e300:
+        return max(v, lo + k1 * max(1.0, abs(lo)))
+    if hi < 1e300:
+        return min(v, hi - k1 * max(1.0, abs(hi)))
+    return v
+
+
+@njit(cache=True)
+def _barrier(z, zl, zu, mu):
+    b = 0.0
+    for i in range(z.shape[0]):
+        if zl[i] > -1e300:
+            b -= math.log(z[i] - zl[i])
+        if zu[i] < 1e300:
+            b -= math.log(zu[i] - z[i])
+    return mu * b
+
+
+@njit(cache=True)
+def _residual_c(n, z, c, cl, eq, slack_of, out):
+    """``C(z)``: ``c - cl`` on equality rows, ``c - s`` on inequality rows; returns |C|_1."""
+    tot = 0.0
+    for j in range(c.shape[0]):
+        if eq[j]:
+            out[j] = c[j] - cl[j]
+        else:
+            out[j] = c[j] - z[n + slack_of[j]]
+        tot += abs(out[j])
+    return tot
+
+
+@njit(cache=True)
+def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, hcol, hw,
+        perm, cptr, crow, parent, lptr, kmap_h, kmap_j, kdiag, kslack, slack_row,
+        tol, max_iter, mu0, obj_scale, constr_tol):
+    """Solve the NLP; returns ``(status, iters, x, f, y, vl, vu, stats, kkt_error)``.
+
+    Arrays: ``jrow/jcol`` COO of the constraint Jacobian (kernel order), ``hrow/hcol/hw``
+    COO of the Lagrangian Hessian's lower triangle and weights; the ``L D L^T`` plan of
+    the KKT pattern; ``kmap_h``/``kmap_j``/``kdiag``/``kslack`` positions in the permuted
+    KKT values of the Hessian, Jacobian, diagonal and slack entries; ``slack_row[k]``
+    the constraint row of slack ``k``.  ``y`` follows ``L = f + y . c``.
+    """
+    m = cl.shape[0]
+    ns = slack_row.shape[0]
+    nz = n + ns
+    N = nz + m
+    stats = np.zeros(N_STATS, np.int64)
+    eq = np.zeros(m, np.bool_)
+    slack_of = np.full(m, -1, np.int64)
+    for k in range(ns):
+        slack_of[slack_row[k]] = k
+    for j in range(m):
+        eq[j] = slack_of[j] < 0
+    zl = np.empty(nz)
+    zu = np.empty(nz)
+    zl[:n] = xl
+    zu[:n] = xu
+    for k in range(ns):
+        zl[n + k] = cl[slack_row[k]]
+        zu[n + k] = cu[slack_row[k]]
+    z = np.empty(nz)
+    for i in range(n):
+        z[i] = _push(x0[i], xl[i], xu[i], 1e-2)
+    w = np.zeros(m + 1)
+    fbuf = np.zeros(1)
+    g = np.zeros(n)
+    c = np.zeros(max(m, 1))
+    jv = np.zeros(max(jrow.shape[0], 1))
+    hv = np.zeros(max(hrow.shape[0], 1))
+    obj(z.ctypes, p.ctypes, w.ctypes, fbuf.ctypes)
+    grad(z.ctypes, p.ctypes, w.ctypes, g.ctypes)
+    cons(z.ctypes, p.ctypes, w.ctypes, c.ctypes)
+    jac(z.ctypes, p.ctypes, w.ctypes, jv.ctypes)
+    stats[S_OBJ] += 1
+    stats[S_GRAD] += 1
+    stats[S_CONS] += 1
+    stats[S_JAC] += 1
+    for k in range(ns):
+        z[n + k] = _push(c[slack_row[k]], zl[n + k], zu[n + k], 1e-2)
+    f = fbuf[0] * obj_scale
+    for i in range(n):
+        g[i] *= obj_scale
+    y = np.zeros(m)
+    vl = np.zeros(nz)
+    vu = np.zeros(nz)
+    for i in range(nz):
+        if zl[i] > -1e300:
+            vl[i] = 1.0
+        if zu[i] < 1e300:
+            vu[i] = 1.0
+    mu = mu0
+    # work arrays
+    C = np.zeros(m)
+    gl = np.zeros(nz)
+    rhs = np.zeros(N)
+    cval = np.zeros(cptr[N])
+    nl = lptr[N]
+    lidx = np.zeros(max(nl, 1), np.int64)
+    lval = np.zeros(max(nl, 1))
+    dd = np.zeros(N)
+    wy = np.zeros(N)
+    flag = np.zeros(N, np.int64)
+    pattern = np.zeros(N, np.int64)
+    lnz = np.zeros(N, np.int64)
+    work = np.zeros(N)
+    hd = np.zeros(n)
+    zt = np.empty(nz)
+    ct = np.zeros(max(m, 1))
+    Ct = np.zeros(m)
+    dvl = np.zeros(nz)
+    dvu = np.zeros(nz)
+    dw_last = 0.0
+    nu = 1.0
+    status = MAX_ITER
+    it = 0
+    err0 = 0.0
+    fails = 0
+    tau_min = 0.99
+    for it in range(max_iter + 1):
+        # ---- optimality measures at the current point
+        c1 = _residual_c(n, z, c, cl, eq, slack_of, C)
+        gl[:n] = g
+        gl[n:] = 0.0
+        for k in range(jrow.shape[0]):
+            gl[jcol[k]] += jv[k] * y[jrow[k]]
+        for k in range(ns):
+            gl[n + k] -= y[slack_row[k]]
+        finite = np.isfinite(f) and np.isfinite(c1)
+        for i in range(n):
+            if not np.isfinite(g[i]):
+                finite = False
+        if not finite:
+            status = NONFINITE
+            break
+        dual = 0.0
+        comp0 = 0.0
+        compmu = 0.0
+        ysum = 0.0
+        for j in range(m):
+            ysum += abs(y[j])
+        for i in range(nz):
+            r = gl[i] - vl[i] + vu[i]
+            dual = max(dual, abs(r))
+            ysum += vl[i] + vu[i]
+            if zl[i] > -1e300:
+                comp0 = max(comp0, abs((z[i] - zl[i]) * vl[i]))
+                compmu = max(compmu, abs((z[i] - zl[i]) * vl[i] - mu))
+            if zu[i] < 1e300:
+                comp0 = max(comp0, abs((zu[i] - z[i]) * vu[i]))
+                compmu = max(compmu, abs((zu[i] - z[i]) * vu[i] - mu))
+        sd = max(100.0, ysum / max(m + 2 * nz, 1)) / 100.0
+        cinf = 0.0
+        for j in range(m):
+            cinf = max(cinf, abs(C[j]))
+        err0 = max(dual / sd, cinf, comp0 / sd)
+        if err0 <= tol and cinf <= constr_tol:
+            status = SUCCESS
+            break
+        if f < -1e20 * obj_scale and cinf <= constr_tol:
+            status = UNBOUNDED
+            break
+        big = False
+        for i in range(n):
+            if abs(z[i]) > 1e20:
+                big = True
+        if big:
+            status = UNBOUNDED
+            break
+        if it == max_iter:
+            status = MAX_ITER
+            break
+        # ---- barrier parameter (monotone): decrease while the barrier problem is solved
+        errmu = max(dual / sd, cinf, compmu / sd)
+        while errmu <= 10.0 * mu and mu > tol / 10.0:
+            mu = max(tol / 10.0, min(0.2 * mu, mu ** 1.5))
+            compmu = 0.0
+            for i in range(nz):
+                if zl[i] > -1e300:
+                    compmu = max(compmu, abs((z[i] - zl[i]) * vl[i] - mu))
+                if zu[i] < 1e300:
+                    compmu = max(compmu, abs((zu[i] - z[i]) * vu[i] - mu))
+            errmu = max(dual / sd, cinf, compmu / sd)
+        tau = max(tau_min, 1.0 - mu)
+        # ---- Hessian of the Lagrangian
+        w[0] = obj_scale
+        w[1:] = y
+        hess(z.ctypes, p.ctypes, w.ctypes, hv.ctypes)
+        stats[S_HESS] += 1
+        # ---- factor the KKT matrix with inertia correction
+        dc = 1e-9 * max(1.0, mu) if m > 0 else 0.0
+        dw = 0.0
+        tries = 0
+        ok = False
+        while tries < 60:
+            cval[:] = 0.0
+            for k in range(hrow.shape[0]):
+                cval[kmap_h[k]] += hv[k] * hw[k]
+            for k in range(jrow.shape[0]):
+                cval[kmap_j[k]] += jv[k]
+            for k in range(ns):
+                cval[kslack[k]] += -1.0
+            for i in range(nz):
+                sig = dw
+                if zl[i] > -1e300:
+                    sig += vl[i] / (z[i] - zl[i])
+                if zu[i] < 1e300:
+                    sig += vu[i] / (zu[i] - z[i])
+                cval[kdiag[i]] += sig
+            for j in range(m):
+                cval[kdiag[nz + j]] -= dc
+            st, npos, nneg = ldl_factor(N, cptr, crow, parent, lptr, cval, lidx, lval, dd, wy,
+                                        flag, pattern, lnz, 1e-20)
+            stats[S_FACT] += 1
+            tries += 1
+            if st == 0 and npos == nz and nneg == m:
+                ok = True
+                break
+            if dw == 0.0:
+                dw = 1e-4 if dw_last == 0.0 else max(1e-20, dw_last / 3.0)
+            else:
+                dw = dw * (100.0 if dw_last == 0.0 else 8.0)
+            if st != 0 and tries > 2:
+                dc = max(dc * 10.0, 1e-8)
+            if dw > 1e40:
+                break
+        if not ok:
+            status = LINEAR_SOLVER
+            break
+        if dw > 0.0:
+            dw_last = dw
+        # ---- Newton step
+        for i in range(nz):
+            r = gl[i]
+            if zl[i] > -1e300:
+                r -= mu / (z[i] - zl[i])
+            if zu[i] < 1e300:
+                r += mu / (zu[i] - z[i])
+            rhs[i] = -r
+        for j in range(m):
+            rhs[nz + j] = -C[j]
+        ldl_solve(N, perm, lptr, lidx, lval, dd, rhs, work)
+        # ---- step lengths to the boundary
+        amax = 1.0
+        for i in range(nz):
+            d = rhs[i]
+            if zl[i] > -1e300 and d < 0.0:
+                amax = min(amax, -tau * (z[i] - zl[i]) / d)
+            if zu[i] < 1e300 and d > 0.0:
+                amax = min(amax, tau * (zu[i] - z[i]) / d)
+        az = 1.0
+        for i in range(nz):
+            d = rhs[i]
+            if zl[i] > -1e300:
+                dvl[i] = mu / (z[i] - zl[i]) - vl[i] - vl[i] / (z[i] - zl[i]) * d
+                if dvl[i] < 0.0:
+                    az = min(az, -tau * vl[i] / dvl[i])
+            else:
+                dvl[i] = 0.0
+            if zu[i] < 1e300:
+                dvu[i] = mu / (zu[i] - z[i]) - vu[i] + vu[i] / (zu[i] - z[i]) * d
+                if dvu[i] < 0.0:
+                    az = min(az, -tau * vu[i] / dvu[i])
+            else:
+                dvu[i] = 0.0
+        # ---- merit function and its directional derivative
+        dphi = 0.0
+        for i in range(nz):
+            r = gl[i] - (0.0)
+            gphi = (g[i] if i < n else 0.0)
+            if zl[i] > -1e300:
+                gphi -= mu / (z[i] - zl[i])
+            if zu[i] < 1e300:
+                gphi += mu / (zu[i] - z[i])
+            dphi += gphi * rhs[i]
+        if c1 > 0.0:
+            # quadratic term d^T (W + Sigma) d
+            quad = 0.0
+            for k in range(hrow.shape[0]):
+                r = hrow[k]
+                cc = hcol[k]
+                h = hv[k] * hw[k]
+                quad += h * rhs[r] * rhs[cc] * (1.0 if r == cc else 2.0)
+            for i in range(nz):
+                sig = dw
+                if zl[i] > -1e300:
+                    sig += vl[i] / (z[i] - zl[i])
+                if zu[i] < 1e300:
+                    sig += vu[i] / (zu[i] - z[i])
+                quad += sig * rhs[i] * rhs[i]
+            nu_t = (dphi + 0.5 * max(quad, 0.0)) / (0.9 * c1)
+            if nu < nu_t:
+                nu = 1.1 * nu_t + 1e-6
+        phi0 = f + _barrier(z, zl, zu, mu) + nu * c1
+        D = dphi - nu * c1
+        alpha = amax
+        accepted = False
+        small = True
+        for i in range(nz):
+            if abs(rhs[i]) > 1e-15 * (1.0 + abs(z[i])):
+                small = False
+        if small:
+            accepted = True
+            alpha = amax
+            for i in range(nz):
+                zt[i] = z[i] + alpha * rhs[i]
+            obj(zt.ctypes, p.ctypes, w.ctypes, fbuf.ctypes)
+            cons(zt.ctypes, p.ctypes, w.ctypes, ct.ctypes)
+            stats[S_OBJ] += 1
+            stats[S_CONS] += 1
+        while not accepted:
+            for i in range(nz):
+                zt[i] = z[i] + alpha * rhs[i]
+            obj(zt.ctypes, p.ctypes, w.ctypes, fbuf.ctypes)
+            cons(zt.ctypes, p.ctypes, w.ctypes, ct.ctypes)
+            stats[S_OBJ] += 1
+            stats[S_CONS] += 1
+            ft = fbuf[0] * obj_scale
+            c1t = _residual_c(n, zt, ct, cl, eq, slack_of, Ct)
+            phit = ft + _barrier(zt, zl, zu, mu) + nu * c1t
+            if np.isfinite(phit) and phit <= phi0 + 1e-4 * alpha * min(D, 0.0) + 1e-14 * abs(phi0):
+                accepted = True
+                break
+            alpha *= 0.5
+            if alpha < 1e-14:
+                break
+        if not accepted:
+            fails += 1
+            if fails >= 3:
+                status = INFEASIBLE if cinf > constr_tol else SMALL_STEP
+                break
+            # take a short step anyway (watchdog): the next iterate re-linearizes
+            alpha = min(amax, 1e-4)
+            for i in range(nz):
+                zt[i] = z[i] + alpha * rhs[i]
+            obj(zt.ctypes, p.ctypes, w.ctypes, fbuf.ctypes)
+            cons(zt.ctypes, p.ctypes, w.ctypes, ct.ctypes)
+        else:
+            fails = 0
+        if nu > 1e20:
+            status = INFEASIBLE
+            break
+        # ---- accept
+        z[:] = zt
+        f = fbuf[0] * obj_scale
+        c[:m] = ct[:m]
+        for j in range(m):
+            y[j] += alpha * rhs[nz + j]
+        for i in range(nz):
+            vl[i] += az * dvl[i]
+            vu[i] += az * dvu[i]
+            # keep the bound multipliers near the central path (IPOPT's kappa_Sigma rule)
+            if zl[i] > -1e300:
+                s = z[i] - zl[i]
+                vl[i] = max(min(vl[i], 1e10 * mu / s), mu / (1e10 * s))
+            if zu[i] < 1e300:
+                s = zu[i] - z[i]
+                vu[i] = max(min(vu[i], 1e10 * mu / s), mu / (1e10 * s))
+        grad(z.ctypes, p.ctypes, w.ctypes, g.ctypes)
+        jac(z.ctypes, p.ctypes, w.ctypes, jv.ctypes)
+        stats[S_GRAD] += 1
+        stats[S_JAC] += 1
+        for i in range(n):
+            g[i] *= obj_scale
+    x = z[:n].copy()
+    for j in range(m):
+        y[j] /= obj_scale
+    return status, it, x, f / obj_scale, y, vl[:n] / obj_scale, vu[:n] / obj_scale, stats, err0
