@@ -59,7 +59,7 @@ def _barrier(z, zl, zu, mu):
 def _residual_c(n, z, c, cl, eq, slack_of, out):
     """``C(z)``: ``c - cl`` on equality rows, ``c - s`` on inequality rows; returns |C|_1."""
     tot = 0.0
-    for j in range(c.shape[0]):
+    for j in range(cl.shape[0]):
         if eq[j]:
             out[j] = c[j] - cl[j]
         else:
