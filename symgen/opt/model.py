@@ -1,8 +1,6 @@
 """CompiledOpt: compiled kernels of an optimization problem, evaluators and ``minimize``."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..errors import MissingValueError, NonFiniteValueError, SolverError
@@ -225,5 +223,3 @@ class CompiledOpt:
         return (f"CompiledOpt({self.ir.name!r}, n={self.n}, m={self.m}, nnz(J)={self.jac_idx.size}, "
                 f"nnz(tril H)={self.hess_idx.size}, cached={self.cached})")
 
-
-_ = math  # math is used by type checkers of callers; keep import explicit

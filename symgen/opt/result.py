@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import sympy as sp
 
 from .drivers.common import MESSAGES, STAT_NAMES, SUCCESS
 
@@ -79,6 +78,3 @@ class OptResult:
     def stats_dict(stats) -> dict:
         return {name: int(v) for name, v in zip(STAT_NAMES, stats)}
 
-
-def _is_symbolic(v) -> bool:  # pragma: no cover - helper for reprs
-    return isinstance(v, (sp.Basic,))

@@ -5,7 +5,6 @@ import numpy as np
 import sympy as sp
 
 from ..errors import NonFiniteStartError, SolverError
-from .drivers import common as C
 from .result import OptResult
 
 __all__ = ["minimize", "kkt_setup", "locate_nonfinite"]
@@ -78,8 +77,6 @@ def _violation(ir, x, c):
 
 def _check_start(model, x, p):
     xs = np.clip(x, model.ir.xl, model.ir.xu)
-    vals = [model.objective(xs, None) if False else None]
-    del vals
     f = model._call("obj", xs, p, model._w(), 1)[0]
     c = model._call("cons", xs, p, model._w(), model.m)[:model.m]
     g = model._call("grad", xs, p, model._w(), model.n)[:model.n]
@@ -147,5 +144,3 @@ def minimize(model, x0=None, params=None, *, method="auto", tol=1e-8, max_iter=3
                      method, OptResult.stats_dict(stats), float(err), _violation(ir, xs, c), start_viol,
                      ir.variables)
 
-
-_ = C

@@ -143,7 +143,6 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
     pattern = np.zeros(N, np.int64)
     lnz = np.zeros(N, np.int64)
     work = np.zeros(N)
-    hd = np.zeros(n)
     zt = np.empty(nz)
     ct = np.zeros(max(m, 1))
     Ct = np.zeros(m)
@@ -305,7 +304,6 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
         # ---- merit function and its directional derivative
         dphi = 0.0
         for i in range(nz):
-            r = gl[i] - (0.0)
             gphi = (g[i] if i < n else 0.0)
             if zl[i] > -1e300:
                 gphi -= mu / (z[i] - zl[i])
