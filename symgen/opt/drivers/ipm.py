@@ -155,6 +155,8 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
     err0 = 0.0
     fails = 0
     tau_min = 0.99
+    best_c = math.inf
+    stall = 0
     for it in range(max_iter + 1):
         # ---- optimality measures at the current point
         c1 = _residual_c(n, z, c, cl, eq, slack_of, C)
@@ -205,6 +207,15 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
         if big:
             status = UNBOUNDED
             break
+        # ---- local infeasibility: the violation stays put while the multipliers grow
+        if cinf < 0.9999 * best_c or cinf <= max(constr_tol, 1e-6):
+            best_c = min(best_c, cinf)
+            stall = 0
+        else:
+            stall += 1
+            if stall >= 25:
+                status = INFEASIBLE
+                break
         if it == max_iter:
             status = MAX_ITER
             break
@@ -263,7 +274,7 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
             if dw > 1e40:
                 break
         if not ok:
-            status = LINEAR_SOLVER
+            status = INFEASIBLE if stall >= 5 else LINEAR_SOLVER
             break
         if dw > 0.0:
             dw_last = dw

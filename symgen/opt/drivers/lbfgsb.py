@@ -123,6 +123,24 @@ def lbfgsb(obj, grad, x0, xl, xu, p, mem, tol, max_iter):
                 ok = True
                 break
             a *= 0.5
+        if ok and a == 1.0 and fb[0] < f + dec:
+            # more decrease than the linear model predicts (negative curvature along d):
+            # extrapolate while it keeps paying, so unbounded problems are detected
+            ft = fb[0]
+            while a < 1e30 and ft > -1e20:
+                a2 = 2.0 * a
+                dec2 = 0.0
+                for i in range(n):
+                    gt[i] = min(max(x[i] + a2 * d[i], xl[i]), xu[i])
+                    dec2 += g[i] * (gt[i] - x[i])
+                obj(gt.ctypes, p.ctypes, w.ctypes, fb.ctypes)
+                stats[S_OBJ] += 1
+                if not (np.isfinite(fb[0]) and fb[0] < ft):
+                    break
+                ft = fb[0]
+                a = a2
+                xt[:] = gt
+            fb[0] = ft
         if not ok:
             fails += 1
             k_stored = 0
