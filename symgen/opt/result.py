@@ -37,6 +37,10 @@ class OptResult:
         ``max`` violation of constraints and bounds at ``x``.
     start_violation : float
         The same at the initial guess (an infeasible start is allowed and reported).
+    history : ndarray or None
+        Interior-point iterations, one row each: objective, constraint violation,
+        scaled dual infeasibility, barrier parameter, primal regularization, step
+        length, line-search trials.
     """
 
     x: np.ndarray
@@ -53,6 +57,7 @@ class OptResult:
     constraint_violation: float = float("nan")
     start_violation: float = float("nan")
     _variables: tuple = field(default=(), repr=False)
+    history: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def success(self) -> bool:

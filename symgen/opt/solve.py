@@ -120,7 +120,7 @@ def minimize(model, x0=None, params=None, *, method="auto", tol=1e-8, max_iter=3
         gmax = float(np.max(np.abs(g0), initial=0.0))
         scale = min(1.0, 100.0 / gmax) if gmax > 0 and np.isfinite(gmax) else 1.0
         plan = kk["plan"]
-        status, it, xs, f, lam, zl, zu, stats, err = ipm(
+        status, it, xs, f, lam, zl, zu, stats, err, trace = ipm(
             k["obj"], k["grad"], k["cons"], k["jac"], k["hess"], ir.n, x, ir.xl, ir.xu, ir.cl, ir.cu, p,
             model.jac_rows, model.jac_cols, model.hess_rows, model.hess_cols, model.hess_w,
             plan.perm, plan.cptr, plan.crow, plan.parent, plan.lptr, kk["kmap_h"], kk["kmap_j"],
@@ -137,10 +137,14 @@ def minimize(model, x0=None, params=None, *, method="auto", tol=1e-8, max_iter=3
             k["obj"], k["grad"], k["hess"], x, ir.xl, ir.xu, p, model.hess_rows, model.hess_cols,
             model.hess_w, float(tol), int(max_iter))
         lam = np.zeros(0)
+    if method != "ipm":
+        trace = None
     c = model._call("cons", xs, p, model._w(), ir.m)[:ir.m]
     extra = f"start point infeasible (violation {start_viol:.3g})" if start_viol > constr_tol else ""
-    return OptResult(np.asarray(xs), float(f) * ir.sense, np.asarray(lam) * ir.sense, np.asarray(zl),
+    res = OptResult(np.asarray(xs), float(f) * ir.sense, np.asarray(lam) * ir.sense, np.asarray(zl),
                      np.asarray(zu), int(it), int(status), OptResult.message_for(status, it, extra),
                      method, OptResult.stats_dict(stats), float(err), _violation(ir, xs, c), start_viol,
                      ir.variables)
+    res.history = trace
+    return res
 

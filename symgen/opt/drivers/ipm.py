@@ -69,6 +69,47 @@ def _residual_c(n, z, c, cl, eq, slack_of, out):
 
 
 @njit(cache=True)
+def _solve_refined(N, perm, cptr, crow, cval, lptr, lidx, lval, dd, b, x, r, work, steps,
+                   nz, dw_off, best):
+    """``x = K^{-1} b`` with the factors of ``F = K + dw_off I_primal`` (``cval`` holds
+    ``F``), improved by up to ``steps`` rounds of iterative refinement against ``K``
+    (static pivoting: a primal shift that only made the pivots nonzero is removed
+    again); the iterate of smallest residual is kept."""
+    x[:] = b
+    ldl_solve(N, perm, lptr, lidx, lval, dd, x, work)
+    best_r = math.inf
+    for _ in range(steps + 1):
+        # r = b - K x   (permuted storage: entry (i, k), i <= k, couples perm[i], perm[k])
+        r[:] = b
+        for k in range(N):
+            pk = perm[k]
+            for q in range(cptr[k], cptr[k + 1]):
+                pi = perm[crow[q]]
+                v = cval[q]
+                r[pi] -= v * x[pk]
+                if pi != pk:
+                    r[pk] -= v * x[pi]
+        for i in range(nz):
+            r[i] += dw_off * x[i]
+        rn = 0.0
+        bn = 0.0
+        for i in range(N):
+            rn = max(rn, abs(r[i]))
+            bn = max(bn, abs(b[i]))
+        if rn < best_r:
+            best_r = rn
+            best[:] = x
+        elif rn > 2.0 * best_r:
+            break
+        if rn <= 1e-14 * max(bn, 1e-300):
+            break
+        ldl_solve(N, perm, lptr, lidx, lval, dd, r, work)
+        for i in range(N):
+            x[i] += r[i]
+    x[:] = best
+
+
+@njit(cache=True)
 def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, hcol, hw,
         perm, cptr, crow, parent, lptr, kmap_h, kmap_j, kdiag, kslack, slack_row,
         tol, max_iter, mu0, obj_scale, constr_tol):
@@ -133,6 +174,9 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
     C = np.zeros(m)
     gl = np.zeros(nz)
     rhs = np.zeros(N)
+    bvec = np.zeros(N)
+    xbest = np.zeros(N)
+    rres = np.zeros(N)
     cval = np.zeros(cptr[N])
     nl = lptr[N]
     lidx = np.zeros(max(nl, 1), np.int64)
@@ -157,6 +201,7 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
     tau_min = 0.99
     best_c = math.inf
     stall = 0
+    trace = np.full((max_iter + 1, 7), np.nan)   # f, |C|, dual, mu, dw, alpha, trials
     for it in range(max_iter + 1):
         # ---- optimality measures at the current point
         c1 = _residual_c(n, z, c, cl, eq, slack_of, C)
@@ -194,6 +239,10 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
         for j in range(m):
             cinf = max(cinf, abs(C[j]))
         err0 = max(dual / sd, cinf, comp0 / sd)
+        trace[it, 0] = f / obj_scale
+        trace[it, 1] = cinf
+        trace[it, 2] = dual / sd
+        trace[it, 3] = mu
         if err0 <= tol and cinf <= constr_tol:
             status = SUCCESS
             break
@@ -239,6 +288,7 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
         # ---- factor the KKT matrix with inertia correction
         dc = 1e-9 * max(1.0, mu) if m > 0 else 0.0
         dw = 0.0
+        dw_piv = 0.0
         tries = 0
         ok = False
         while tries < 60:
@@ -265,19 +315,28 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
             if st == 0 and npos == nz and nneg == m:
                 ok = True
                 break
-            if dw == 0.0:
+            if st != 0 and dw == 0.0:
+                # a zero pivot (W + Sigma singular on a variable the ordering takes
+                # early), not wrong inertia: static pivoting, a small primal shift
+                # removed again by iterative refinement
+                kmax = 0.0
+                for q in range(cval.shape[0]):
+                    kmax = max(kmax, abs(cval[q]))
+                dw = 1e-8 * max(kmax, 1.0)
+                dw_piv = dw
+            elif dw == 0.0:
                 dw = 1e-4 if dw_last == 0.0 else max(1e-20, dw_last / 3.0)
             else:
-                dw = dw * (100.0 if dw_last == 0.0 else 8.0)
-            if st != 0 and tries > 2:
-                dc = max(dc * 10.0, 1e-8)
+                dw = dw * (10.0 if st != 0 else (100.0 if dw_last == 0.0 else 8.0))
             if dw > 1e40:
                 break
         if not ok:
             status = INFEASIBLE if stall >= 5 else LINEAR_SOLVER
             break
-        if dw > 0.0:
+        dw_off = dw if (dw_piv > 0.0 and dw == dw_piv) else 0.0
+        if dw > 0.0 and dw_off == 0.0:
             dw_last = dw
+        trace[it, 4] = dw
         # ---- Newton step
         for i in range(nz):
             r = gl[i]
@@ -285,10 +344,11 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
                 r -= mu / (z[i] - zl[i])
             if zu[i] < 1e300:
                 r += mu / (zu[i] - z[i])
-            rhs[i] = -r
+            bvec[i] = -r
         for j in range(m):
-            rhs[nz + j] = -C[j]
-        ldl_solve(N, perm, lptr, lidx, lval, dd, rhs, work)
+            bvec[nz + j] = -C[j]
+        _solve_refined(N, perm, cptr, crow, cval, lptr, lidx, lval, dd, bvec, rhs, rres, work, 10,
+                       nz, dw_off, xbest)
         # ---- step lengths to the boundary
         amax = 1.0
         for i in range(nz):
@@ -342,6 +402,7 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
         phi0 = f + _barrier(z, zl, zu, mu) + nu * c1
         D = dphi - nu * c1
         alpha = amax
+        ntrial = 0
         accepted = False
         small = True
         for i in range(nz):
@@ -363,6 +424,7 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
             cons(zt.ctypes, p.ctypes, w.ctypes, ct.ctypes)
             stats[S_OBJ] += 1
             stats[S_CONS] += 1
+            ntrial += 1
             ft = fbuf[0] * obj_scale
             c1t = _residual_c(n, zt, ct, cl, eq, slack_of, Ct)
             phit = ft + _barrier(zt, zl, zu, mu) + nu * c1t
@@ -372,6 +434,8 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
             alpha *= 0.5
             if alpha < 1e-14:
                 break
+        trace[it, 5] = alpha
+        trace[it, 6] = ntrial
         if not accepted:
             fails += 1
             if fails >= 3:
@@ -413,4 +477,5 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
     x = z[:n].copy()
     for j in range(m):
         y[j] /= obj_scale
-    return status, it, x, f / obj_scale, y, vl[:n] / obj_scale, vu[:n] / obj_scale, stats, err0
+    return (status, it, x, f / obj_scale, y, vl[:n] / obj_scale, vu[:n] / obj_scale, stats, err0,
+            trace[:it + 1])
