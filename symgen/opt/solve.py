@@ -33,7 +33,7 @@ def kkt_setup(model):
     r = uniq // N
     ptr = np.zeros(N + 1, np.int64)
     np.cumsum(np.bincount(r, minlength=N), out=ptr[1:])
-    plan = make_ldl_plan(ptr, uniq % N, N)
+    plan = make_ldl_plan(ptr, uniq % N, N, _pairs(model, slack_row, nz))
     pos = plan.amap[inv]
     a, b, c = model.hess_rows.size, N, model.jac_rows.size
     kkt = dict(plan=plan, kmap_h=np.ascontiguousarray(pos[:a]), kdiag=np.ascontiguousarray(pos[a:a + b]),
@@ -41,6 +41,36 @@ def kkt_setup(model):
                slack_row=slack_row)
     model._kkt = kkt
     return kkt
+
+
+def _pairs(model, slack_row, nz):
+    """Static 2x2 pivots: each primal unknown without curvature and without bounds (its
+    KKT diagonal is structurally zero) paired with a constraint row it appears in
+    (greedy matching); ``int[k, 2]`` of KKT indices ``(unknown, nz + row)``."""
+    ir = model.ir
+    n = ir.n
+    has_diag = np.zeros(nz, bool)
+    has_diag[model.hess_rows[model.hess_rows == model.hess_cols]] = True
+    bounded = np.concatenate([np.isfinite(ir.xl) | np.isfinite(ir.xu),
+                              np.isfinite(ir.cl[slack_row]) | np.isfinite(ir.cu[slack_row])])
+    zero = np.nonzero(~has_diag & ~bounded)[0]
+    if not zero.size:
+        return np.zeros((0, 2), np.int64)
+    rows = np.concatenate([model.jac_rows, slack_row])
+    cols = np.concatenate([model.jac_cols, n + np.arange(slack_row.size)])
+    order = np.argsort(cols, kind="stable")
+    rows, cols = rows[order], cols[order]
+    start = np.searchsorted(cols, zero)
+    stop = np.searchsorted(cols, zero, side="right")
+    used = np.zeros(ir.m, bool)
+    out = []
+    for v, a, b in zip(zero, start, stop):
+        for r in rows[a:b]:
+            if not used[r]:
+                used[r] = True
+                out.append((v, nz + r))
+                break
+    return np.asarray(out, np.int64).reshape(-1, 2)
 
 
 def locate_nonfinite(model, x, p):
@@ -123,7 +153,7 @@ def minimize(model, x0=None, params=None, *, method="auto", tol=1e-8, max_iter=3
         status, it, xs, f, lam, zl, zu, stats, err, trace = ipm(
             k["obj"], k["grad"], k["cons"], k["jac"], k["hess"], ir.n, x, ir.xl, ir.xu, ir.cl, ir.cu, p,
             model.jac_rows, model.jac_cols, model.hess_rows, model.hess_cols, model.hess_w,
-            plan.perm, plan.cptr, plan.crow, plan.parent, plan.lptr, kk["kmap_h"], kk["kmap_j"],
+            plan.perm, plan.cptr, plan.crow, plan.parent, plan.lptr, plan.pair, kk["kmap_h"], kk["kmap_j"],
             kk["kdiag"], kk["kslack"], kk["slack_row"], float(tol), int(max_iter), 0.1, scale,
             float(constr_tol))
     elif method == "lbfgsb":

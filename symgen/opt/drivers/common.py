@@ -37,7 +37,8 @@ MESSAGES = {
     SMALL_STEP: "search direction gives no progress (step too small)",
     NONFINITE: "non-finite value (NaN/Inf) in the objective, the constraints or their derivatives",
     INFEASIBLE: "problem appears locally infeasible (constraint violation cannot be reduced)",
-    UNBOUNDED: "problem appears unbounded (objective below -1e20 or iterates beyond 1e20)",
+    UNBOUNDED: "problem appears unbounded (objective below -1e20 (interior point: -1e15) at a "
+               "feasible point, or iterates beyond 1e20)",
     LINEAR_SOLVER: "KKT matrix could not be factored (singular even with large regularization)",
 }
 

@@ -69,14 +69,14 @@ def _residual_c(n, z, c, cl, eq, slack_of, out):
 
 
 @njit(cache=True)
-def _solve_refined(N, perm, cptr, crow, cval, lptr, lidx, lval, dd, b, x, r, work, steps,
-                   nz, dw_off, best):
+def _solve_refined(N, perm, cptr, crow, cval, lptr, lidx, lval, dd, ee, pair, b, x, r, work,
+                   steps, nz, dw_off, best):
     """``x = K^{-1} b`` with the factors of ``F = K + dw_off I_primal`` (``cval`` holds
     ``F``), improved by up to ``steps`` rounds of iterative refinement against ``K``
     (static pivoting: a primal shift that only made the pivots nonzero is removed
     again); the iterate of smallest residual is kept."""
     x[:] = b
-    ldl_solve(N, perm, lptr, lidx, lval, dd, x, work)
+    ldl_solve(N, perm, lptr, lidx, lval, dd, ee, pair, x, work)
     best_r = math.inf
     for _ in range(steps + 1):
         # r = b - K x   (permuted storage: entry (i, k), i <= k, couples perm[i], perm[k])
@@ -103,15 +103,19 @@ def _solve_refined(N, perm, cptr, crow, cval, lptr, lidx, lval, dd, b, x, r, wor
             break
         if rn <= 1e-14 * max(bn, 1e-300):
             break
-        ldl_solve(N, perm, lptr, lidx, lval, dd, r, work)
+        ldl_solve(N, perm, lptr, lidx, lval, dd, ee, pair, r, work)
         for i in range(N):
             x[i] += r[i]
     x[:] = best
+    bn = 0.0
+    for i in range(N):
+        bn = max(bn, abs(b[i]))
+    return best_r / max(bn, 1e-300)
 
 
 @njit(cache=True)
 def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, hcol, hw,
-        perm, cptr, crow, parent, lptr, kmap_h, kmap_j, kdiag, kslack, slack_row,
+        perm, cptr, crow, parent, lptr, pair, kmap_h, kmap_j, kdiag, kslack, slack_row,
         tol, max_iter, mu0, obj_scale, constr_tol):
     """Solve the NLP; returns ``(status, iters, x, f, y, vl, vu, stats, kkt_error)``.
 
@@ -182,6 +186,9 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
     lidx = np.zeros(max(nl, 1), np.int64)
     lval = np.zeros(max(nl, 1))
     dd = np.zeros(N)
+    ee = np.zeros(N)
+    zsave = np.zeros(N)
+    rmax = np.zeros(N)
     wy = np.zeros(N)
     flag = np.zeros(N, np.int64)
     pattern = np.zeros(N, np.int64)
@@ -201,6 +208,7 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
     tau_min = 0.99
     best_c = math.inf
     stall = 0
+    y_stall = 0.0
     trace = np.full((max_iter + 1, 7), np.nan)   # f, |C|, dual, mu, dw, alpha, trials
     for it in range(max_iter + 1):
         # ---- optimality measures at the current point
@@ -246,23 +254,30 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
         if err0 <= tol and cinf <= constr_tol:
             status = SUCCESS
             break
-        if f < -1e20 * obj_scale and cinf <= constr_tol:
+        xmax = 0.0
+        for i in range(n):
+            xmax = max(xmax, abs(z[i]))
+        # feasibility up to the rounding error of large iterates
+        cround = 1e-12 * xmax
+        # (the regularized Newton steps of a linear objective grow only linearly,
+        # so the interior-point method stops at -1e15 rather than -1e20)
+        if f < -1e15 * obj_scale and cinf <= constr_tol + cround:
             status = UNBOUNDED
             break
-        big = False
-        for i in range(n):
-            if abs(z[i]) > 1e20:
-                big = True
-        if big:
+        if xmax > 1e20:
             status = UNBOUNDED
             break
         # ---- local infeasibility: the violation stays put while the multipliers grow
-        if cinf < 0.9999 * best_c or cinf <= max(constr_tol, 1e-6):
+        ymax = 0.0
+        for j in range(m):
+            ymax = max(ymax, abs(y[j]))
+        if cinf < 0.9999 * best_c or cinf <= max(constr_tol, 1e-6) + cround:
             best_c = min(best_c, cinf)
             stall = 0
+            y_stall = ymax
         else:
             stall += 1
-            if stall >= 25:
+            if (stall >= 25 and ymax > 10.0 * max(y_stall, 1.0)) or stall >= 300:
                 status = INFEASIBLE
                 break
         if it == max_iter:
@@ -285,7 +300,17 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
         w[1:] = y
         hess(z.ctypes, p.ctypes, w.ctypes, hv.ctypes)
         stats[S_HESS] += 1
-        # ---- factor the KKT matrix with inertia correction
+        # ---- right-hand side of the Newton system
+        for i in range(nz):
+            r = gl[i]
+            if zl[i] > -1e300:
+                r -= mu / (z[i] - zl[i])
+            if zu[i] < 1e300:
+                r += mu / (zu[i] - z[i])
+            bvec[i] = -r
+        for j in range(m):
+            bvec[nz + j] = -C[j]
+        # ---- factor the KKT matrix with inertia correction, solve
         dc = 1e-9 * max(1.0, mu) if m > 0 else 0.0
         dw = 0.0
         dw_piv = 0.0
@@ -308,13 +333,21 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
                 cval[kdiag[i]] += sig
             for j in range(m):
                 cval[kdiag[nz + j]] -= dc
-            st, npos, nneg = ldl_factor(N, cptr, crow, parent, lptr, cval, lidx, lval, dd, wy,
-                                        flag, pattern, lnz, 1e-20)
+            st, npos, nneg = ldl_factor(N, cptr, crow, parent, lptr, pair, cval, lidx, lval, dd, ee,
+                                        wy, flag, pattern, lnz, zsave, rmax, 1e-14)
             stats[S_FACT] += 1
             tries += 1
             if st == 0 and npos == nz and nneg == m:
-                ok = True
-                break
+                dw_off = dw if (dw_piv > 0.0 and dw == dw_piv) else 0.0
+                res = _solve_refined(N, perm, cptr, crow, cval, lptr, lidx, lval, dd, ee, pair, bvec,
+                                     rhs, rres, work, 10, nz, dw_off, xbest)
+                if dw_off == 0.0 or res <= 1e-8:
+                    ok = True
+                    break
+                # the unshifted matrix is (nearly) singular: regularize for real
+                dw_piv = 0.0
+                dw = max(1e-4, 10.0 * dw) if dw_last == 0.0 else max(dw_last / 3.0, 1e-20)
+                continue
             if st != 0 and dw == 0.0:
                 # a zero pivot (W + Sigma singular on a variable the ordering takes
                 # early), not wrong inertia: static pivoting, a small primal shift
@@ -333,22 +366,9 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
         if not ok:
             status = INFEASIBLE if stall >= 5 else LINEAR_SOLVER
             break
-        dw_off = dw if (dw_piv > 0.0 and dw == dw_piv) else 0.0
         if dw > 0.0 and dw_off == 0.0:
             dw_last = dw
         trace[it, 4] = dw
-        # ---- Newton step
-        for i in range(nz):
-            r = gl[i]
-            if zl[i] > -1e300:
-                r -= mu / (z[i] - zl[i])
-            if zu[i] < 1e300:
-                r += mu / (zu[i] - z[i])
-            bvec[i] = -r
-        for j in range(m):
-            bvec[nz + j] = -C[j]
-        _solve_refined(N, perm, cptr, crow, cval, lptr, lidx, lval, dd, bvec, rhs, rres, work, 10,
-                       nz, dw_off, xbest)
         # ---- step lengths to the boundary
         amax = 1.0
         for i in range(nz):

@@ -11,10 +11,15 @@ The numeric factorization (:func:`ldl_factor`) is the *up-looking* variant: row 
 of ``L`` is the solution of a sparse triangular system whose pattern is the set of
 elimination-tree ancestors reached from the nonzeros of column ``k`` of the upper
 triangle; it is computed in a dense work vector and appended to the columns of ``L``.
-No pivoting: the regularization ``dc > 0`` keeps the constraint block's pivots away
-from zero, and the signs of ``D`` give the inertia (Sylvester's law of inertia), which
-the driver uses to choose ``dw``.  A pivot that is not finite or smaller than
-``tiny * max|A_kk|`` is reported, so the driver can increase the regularization.
+No dynamic pivoting: the regularization ``dc > 0`` keeps the constraint block's pivots
+away from zero, and the signs of ``D`` give the inertia (Sylvester's law of inertia),
+which the driver uses to choose ``dw``.  Variables whose diagonal is structurally zero
+(no curvature, no bounds -- e.g. the states of a discretized PDE constraint) would give
+zero pivots; they are paired statically with a constraint row they appear in and each
+pair is eliminated as one ``2 x 2`` block pivot ``[[w, a], [a, -dc]]`` (``D`` is block
+diagonal; pairs are kept adjacent by ordering the compressed graph).  A pivot (or pair
+determinant) that is not finite or smaller than ``tiny * max|A_kk|`` is reported, so the
+driver can increase the regularization.
 """
 from __future__ import annotations
 
@@ -45,18 +50,20 @@ class LDLPlan:
     amap: np.ndarray
     parent: np.ndarray
     lptr: np.ndarray
+    pair: np.ndarray
 
     @property
     def nnz_l(self) -> int:
         return int(self.lptr[-1])
 
     def arrays(self):
-        return self.perm, self.cptr, self.crow, self.amap, self.parent, self.lptr
+        return self.perm, self.cptr, self.crow, self.amap, self.parent, self.lptr, self.pair
 
 
 @njit(cache=True)
-def _etree_counts(n, cptr, crow):
-    """Elimination tree and column counts of ``L`` from the upper triangle by columns."""
+def _etree_counts(n, cptr, crow, pair):
+    """Elimination tree and column counts of ``L`` from the upper triangle by columns
+    (a row that reaches the second node of a pair also fills the first)."""
     parent = np.full(n, -1, np.int64)
     flag = np.full(n, -1, np.int64)
     cnt = np.zeros(n, np.int64)
@@ -71,17 +78,56 @@ def _etree_counts(n, cptr, crow):
                     parent[i] = k
                 cnt[i] += 1
                 flag[i] = k
+                if i > 0 and pair[i - 1] == 1 and flag[i - 1] != k:
+                    cnt[i - 1] += 1
+                    flag[i - 1] = k
                 i = parent[i]
     return parent, cnt
 
 
-def make_ldl_plan(indptr, indices, n) -> LDLPlan:
+def _paired_order(indptr, indices, n, pairs):
+    """Minimum-degree order of the graph in which each pair is one node, expanded with
+    the pair's two indices adjacent (first, second)."""
+    sup = np.arange(n, dtype=np.int64)
+    first = np.zeros(n, bool)
+    if pairs.size:
+        sup[pairs[:, 1]] = pairs[:, 0]
+        first[pairs[:, 0]] = True
+    ids, comp = np.unique(sup, return_inverse=True)
+    nc = ids.size
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+    r, c = comp[rows], comp[indices]
+    key = np.unique(np.concatenate([r * nc + c, np.arange(nc) * (nc + 1)]))
+    cr, cc = key // nc, key % nc
+    ptr = np.zeros(nc + 1, np.int64)
+    np.cumsum(np.bincount(cr, minlength=nc), out=ptr[1:])
+    adj_ptr, adj_idx = symmetric_adjacency(ptr, cc, nc)
+    corder = np.asarray(minimum_degree_order(adj_ptr, adj_idx, nc), np.int64) if nc > 1 else np.arange(nc)
+    partner = np.full(n, -1, np.int64)
+    if pairs.size:
+        partner[pairs[:, 0]] = pairs[:, 1]
+    perm, pair = [], []
+    for s_ in ids[corder]:
+        perm.append(s_)
+        if first[s_]:
+            perm.append(partner[s_])
+            pair += [1, 0]
+        else:
+            pair.append(0)
+    return np.asarray(perm, np.int64), np.asarray(pair, np.int64)
+
+
+def make_ldl_plan(indptr, indices, n, pairs=None) -> LDLPlan:
     """Plan the factorization of the symmetric matrix whose lower triangle has the CSR
-    pattern ``(indptr, indices)`` (every diagonal entry must be present)."""
+    pattern ``(indptr, indices)`` (every diagonal entry must be present).
+
+    ``pairs`` (``int[k, 2]``, optional): index pairs ``(a, b)`` with ``A[b, a]``
+    structurally nonzero, each eliminated as one ``2 x 2`` block pivot.
+    """
     indptr = np.asarray(indptr, np.int64)
     indices = np.asarray(indices, np.int64)
-    adj_ptr, adj_idx = symmetric_adjacency(indptr, indices, n)
-    perm = np.asarray(minimum_degree_order(adj_ptr, adj_idx, n), np.int64) if n > 1 else np.arange(n)
+    pairs = np.zeros((0, 2), np.int64) if pairs is None else np.asarray(pairs, np.int64).reshape(-1, 2)
+    perm, pair = _paired_order(indptr, indices, n, pairs)
     inv = np.empty(n, np.int64)
     inv[perm] = np.arange(n)
     rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
@@ -93,26 +139,31 @@ def make_ldl_plan(indptr, indices, n) -> LDLPlan:
     crow = r[order]
     amap = np.empty(order.size, np.int64)
     amap[order] = np.arange(order.size)
-    parent, cnt = _etree_counts(n, cptr, crow)
+    parent, cnt = _etree_counts(n, cptr, crow, pair)
     lptr = np.zeros(n + 1, np.int64)
     np.cumsum(cnt, out=lptr[1:])
-    return LDLPlan(n, perm, cptr, crow, amap, parent, lptr)
+    return LDLPlan(n, perm, cptr, crow, amap, parent, lptr, pair)
 
 
 @njit(cache=True)
-def ldl_factor(n, cptr, crow, parent, lptr, cval, lidx, lval, d, y, flag, pattern, lnz, tiny):
+def ldl_factor(n, cptr, crow, parent, lptr, pair, cval, lidx, lval, d, e, y, flag, pattern, lnz,
+               zsave, rmax, tiny):
     """Numeric ``L D L^T`` of the permuted matrix with upper-triangle values ``cval``.
 
-    Work arrays: ``y`` float64[n], ``flag``/``pattern``/``lnz`` int64[n]; ``lidx``/``lval``
-    of length ``lptr[n]``.  Returns ``(status, n_pos, n_neg)``; status 0 = success,
-    ``k + 1`` = pivot ``k`` tiny or not finite (the counts are then meaningless).
+    ``D`` is block diagonal: ``d`` its diagonal, ``e[k]`` the off-diagonal entry of the
+    ``2 x 2`` block of a pair starting at ``k`` (``pair[k] == 1``).  Work arrays: ``y``,
+    ``zsave``/``rmax`` float64[n], ``flag``/``pattern``/``lnz`` int64[n]; ``lidx``/``lval`` of
+    length ``lptr[n]``.  Returns ``(status, n_pos, n_neg)``; status 0 = success, ``k + 1``
+    = pivot (block) ``k`` not finite or below ``tiny`` times the largest entry of its row
+    of the matrix (the counts are then meaningless).
     """
-    amax = 0.0
+    rmax[:] = 0.0
     for k in range(n):
         for q in range(cptr[k], cptr[k + 1]):
-            if crow[q] == k and abs(cval[q]) > amax:
-                amax = abs(cval[q])
-    thresh = tiny * max(amax, 1.0)
+            v = abs(cval[q])
+            i = crow[q]
+            rmax[i] = max(rmax[i], v)
+            rmax[k] = max(rmax[k], v)
     npos = 0
     nneg = 0
     for k in range(n):
@@ -135,6 +186,7 @@ def ldl_factor(n, cptr, crow, parent, lptr, cval, lidx, lval, d, y, flag, patter
                 pattern[top] = pattern[length]
         dk = y[k]
         y[k] = 0.0
+        second = k > 0 and pair[k - 1] == 1
         for t in range(top, n):
             i = pattern[t]
             yi = y[i]
@@ -142,14 +194,58 @@ def ldl_factor(n, cptr, crow, parent, lptr, cval, lidx, lval, d, y, flag, patter
             p2 = lptr[i] + lnz[i]
             for p in range(lptr[i], p2):
                 y[lidx[p]] -= lval[p] * yi
+            if pair[i] == 1:
+                if second and i == k - 1:
+                    # the pair's own coupling goes into D; L keeps an explicit zero
+                    e[i] = yi
+                    lidx[p2] = k
+                    lval[p2] = 0.0
+                    lnz[i] += 1
+                else:
+                    zsave[i] = yi       # wait for the partner i + 1
+                    flag[i] = -2 - k    # marks: value saved in this row
+                continue
+            if i > 0 and pair[i - 1] == 1:
+                j = i - 1
+                zj = zsave[j] if flag[j] == -2 - k else 0.0
+                det = d[j] * d[i] - e[j] * e[j]
+                lj = (d[i] * zj - e[j] * yi) / det
+                li = (d[j] * yi - e[j] * zj) / det
+                dk -= lj * zj + li * yi
+                p3 = lptr[j] + lnz[j]
+                lidx[p3] = k
+                lval[p3] = lj
+                lnz[j] += 1
+                lidx[p2] = k
+                lval[p2] = li
+                lnz[i] += 1
+                flag[j] = k
+                continue
             lki = yi / d[i]
             dk -= lki * yi
             lidx[p2] = k
             lval[p2] = lki
             lnz[i] += 1
-        if not (abs(dk) > thresh) or not np.isfinite(dk):
+        if not np.isfinite(dk):
             return k + 1, npos, nneg
         d[k] = dk
+        if pair[k] == 1:
+            continue                    # judged with its partner
+        if second:
+            j = k - 1
+            det = d[j] * d[k] - e[j] * e[j]
+            if not (abs(det) > tiny * tiny * rmax[j] * rmax[k]) or not np.isfinite(det):
+                return k + 1, npos, nneg
+            if det < 0.0:
+                npos += 1
+                nneg += 1
+            elif d[j] + d[k] > 0.0:
+                npos += 2
+            else:
+                nneg += 2
+            continue
+        if not (abs(dk) > tiny * rmax[k]) or rmax[k] == 0.0:
+            return k + 1, npos, nneg
         if dk > 0.0:
             npos += 1
         else:
@@ -158,7 +254,7 @@ def ldl_factor(n, cptr, crow, parent, lptr, cval, lidx, lval, d, y, flag, patter
 
 
 @njit(cache=True)
-def ldl_solve(n, perm, lptr, lidx, lval, d, b, work):
+def ldl_solve(n, perm, lptr, lidx, lval, d, e, pair, b, work):
     """Solve ``A x = b`` in place in ``b`` with the factors of :func:`ldl_factor`."""
     for k in range(n):
         work[k] = b[perm[k]]
@@ -167,8 +263,18 @@ def ldl_solve(n, perm, lptr, lidx, lval, d, b, work):
         if wj != 0.0:
             for p in range(lptr[j], lptr[j + 1]):
                 work[lidx[p]] -= lval[p] * wj
-    for j in range(n):
-        work[j] /= d[j]
+    j = 0
+    while j < n:                            # D (block diagonal)
+        if pair[j] == 1:
+            det = d[j] * d[j + 1] - e[j] * e[j]
+            a = work[j]
+            b2 = work[j + 1]
+            work[j] = (d[j + 1] * a - e[j] * b2) / det
+            work[j + 1] = (d[j] * b2 - e[j] * a) / det
+            j += 2
+        else:
+            work[j] /= d[j]
+            j += 1
     for j in range(n - 1, -1, -1):          # L^T x = y
         s = work[j]
         for p in range(lptr[j], lptr[j + 1]):
