@@ -53,6 +53,22 @@ def _load(text: str, key: str, directory: Path | None):
     return NumbaBackend().build(Source("numba", key, text, ()), directory)
 
 
+class LazyKernels(dict):
+    """``{name: cfunc}`` compiled on first access (a solver that needs no constraints
+    or Hessian never pays for compiling them)."""
+
+    def __init__(self, module):
+        super().__init__()
+        self._module = module
+
+    def __missing__(self, name):
+        if name not in KERNEL_NAMES:
+            raise KeyError(name)
+        k = self._module.kernel(name)
+        self[name] = k
+        return k
+
+
 def compile_opt(model, *, cache: bool = True, allow_nonsmooth: bool = False) -> CompiledOpt:
     """Run the pipeline on ``model`` (an :class:`~symgen.opt.dsl.OptModel`)."""
     timings = {}
@@ -83,7 +99,7 @@ def compile_opt(model, *, cache: bool = True, allow_nonsmooth: bool = False) -> 
         cached = False
     t1 = time.perf_counter()
     mod = _load(text, key, entry_dir(key) if cache else None)
-    kernels = {name: getattr(mod, name) for name in KERNEL_NAMES}
+    kernels = LazyKernels(mod)
     timings["build"] = time.perf_counter() - t1
     if cache and not cached:
         write_manifest(key, manifest)

@@ -108,7 +108,7 @@ def _violation(ir, x, c):
 def _check_start(model, x, p):
     xs = np.clip(x, model.ir.xl, model.ir.xu)
     f = model._call("obj", xs, p, model._w(), 1)[0]
-    c = model._call("cons", xs, p, model._w(), model.m)[:model.m]
+    c = model._call("cons", xs, p, model._w(), model.m)[:model.m] if model.m else np.zeros(0)
     g = model._call("grad", xs, p, model._w(), model.n)[:model.n]
     if np.isfinite(f) and np.isfinite(c).all() and np.isfinite(g).all():
         return
@@ -140,7 +140,7 @@ def minimize(model, x0=None, params=None, *, method="auto", tol=1e-8, max_iter=3
     x = model.x0_vector(x0)
     if check_start:
         _check_start(model, x, p)
-    c0 = model._call("cons", x, p, model._w(), ir.m)[:ir.m]
+    c0 = model._call("cons", x, p, model._w(), ir.m)[:ir.m] if ir.m else np.zeros(0)
     start_viol = _violation(ir, x, c0)
     k = model.kernels
     if method == "ipm":
@@ -169,7 +169,7 @@ def minimize(model, x0=None, params=None, *, method="auto", tol=1e-8, max_iter=3
         lam = np.zeros(0)
     if method != "ipm":
         trace = None
-    c = model._call("cons", xs, p, model._w(), ir.m)[:ir.m]
+    c = model._call("cons", xs, p, model._w(), ir.m)[:ir.m] if ir.m else np.zeros(0)
     extra = f"start point infeasible (violation {start_viol:.3g})" if start_viol > constr_tol else ""
     res = OptResult(np.asarray(xs), float(f) * ir.sense, np.asarray(lam) * ir.sense, np.asarray(zl),
                      np.asarray(zu), int(it), int(status), OptResult.message_for(status, it, extra),

@@ -85,27 +85,7 @@ def _etree_counts(n, cptr, crow, pair):
     return parent, cnt
 
 
-def _paired_order(indptr, indices, n, pairs):
-    """Minimum-degree order of the graph in which each pair is one node, expanded with
-    the pair's two indices adjacent (first, second)."""
-    sup = np.arange(n, dtype=np.int64)
-    first = np.zeros(n, bool)
-    if pairs.size:
-        sup[pairs[:, 1]] = pairs[:, 0]
-        first[pairs[:, 0]] = True
-    ids, comp = np.unique(sup, return_inverse=True)
-    nc = ids.size
-    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
-    r, c = comp[rows], comp[indices]
-    key = np.unique(np.concatenate([r * nc + c, np.arange(nc) * (nc + 1)]))
-    cr, cc = key // nc, key % nc
-    ptr = np.zeros(nc + 1, np.int64)
-    np.cumsum(np.bincount(cr, minlength=nc), out=ptr[1:])
-    adj_ptr, adj_idx = symmetric_adjacency(ptr, cc, nc)
-    corder = np.asarray(minimum_degree_order(adj_ptr, adj_idx, nc), np.int64) if nc > 1 else np.arange(nc)
-    partner = np.full(n, -1, np.int64)
-    if pairs.size:
-        partner[pairs[:, 0]] = pairs[:, 1]
+def _expand(ids, corder, first, partner, n):
     perm, pair = [], []
     for s_ in ids[corder]:
         perm.append(s_)
@@ -117,17 +97,104 @@ def _paired_order(indptr, indices, n, pairs):
     return np.asarray(perm, np.int64), np.asarray(pair, np.int64)
 
 
-def make_ldl_plan(indptr, indices, n, pairs=None) -> LDLPlan:
-    """Plan the factorization of the symmetric matrix whose lower triangle has the CSR
-    pattern ``(indptr, indices)`` (every diagonal entry must be present).
+@njit(cache=True)
+def _bfs_last(ptr, idx, start, mark, stamp, queue):
+    """Breadth-first search from ``start`` over unmarked-by-``stamp`` nodes; returns
+    ``(count, node of least degree in the last level)``."""
+    queue[0] = start
+    mark[start] = stamp
+    head, tail = 0, 1
+    level_start = 0
+    while head < tail:
+        level_end = tail
+        level_start = head
+        while head < level_end:
+            v = queue[head]
+            head += 1
+            for q in range(ptr[v], ptr[v + 1]):
+                w = idx[q]
+                if mark[w] != stamp and mark[w] >= -1:
+                    mark[w] = stamp
+                    queue[tail] = w
+                    tail += 1
+    best = queue[level_start]
+    for t in range(level_start, tail):
+        v = queue[t]
+        if ptr[v + 1] - ptr[v] < ptr[best + 1] - ptr[best]:
+            best = v
+    return tail, best
 
-    ``pairs`` (``int[k, 2]``, optional): index pairs ``(a, b)`` with ``A[b, a]``
-    structurally nonzero, each eliminated as one ``2 x 2`` block pivot.
-    """
-    indptr = np.asarray(indptr, np.int64)
-    indices = np.asarray(indices, np.int64)
-    pairs = np.zeros((0, 2), np.int64) if pairs is None else np.asarray(pairs, np.int64).reshape(-1, 2)
-    perm, pair = _paired_order(indptr, indices, n, pairs)
+
+@njit(cache=True)
+def rcm(ptr, idx, n):
+    """Reverse Cuthill-McKee ordering (new -> old) of a symmetric adjacency without self
+    loops: every connected component from a pseudo-peripheral node (two sweeps), the
+    neighbours of each node in increasing degree."""
+    mark = np.full(n, -1, np.int64)       # -1 unvisited; >= 0 search stamps; -2 ordered
+    queue = np.empty(n, np.int64)
+    order = np.empty(n, np.int64)
+    deg = np.empty(n, np.int64)
+    for v in range(n):
+        deg[v] = ptr[v + 1] - ptr[v]
+    pos = 0
+    stamp = 0
+    for s0 in np.argsort(deg):
+        if mark[s0] == -2:
+            continue
+        start = s0
+        for _ in range(2):
+            cnt, far = _bfs_last(ptr, idx, start, mark, stamp, queue)
+            stamp += 1
+            start = far
+        # ordered BFS from the pseudo-peripheral node
+        base = pos
+        order[pos] = start
+        mark[start] = -2
+        pos += 1
+        head = base
+        while head < pos:
+            v = order[head]
+            head += 1
+            first = pos
+            for q in range(ptr[v], ptr[v + 1]):
+                w = idx[q]
+                if mark[w] != -2:
+                    mark[w] = -2
+                    order[pos] = w
+                    pos += 1
+            # insertion sort of the new nodes by degree
+            for a in range(first + 1, pos):
+                w = order[a]
+                b = a - 1
+                while b >= first and deg[order[b]] > deg[w]:
+                    order[b + 1] = order[b]
+                    b -= 1
+                order[b + 1] = w
+        for t in range(base, pos):       # other components' searches must not see them
+            mark[order[t]] = -2
+    return order[::-1].copy()
+
+
+def _rcm_dense_last(adj_ptr, adj_idx, nc):
+    """Reverse Cuthill-McKee on the graph without its dense nodes (degree above
+    ``max(16, 10 sqrt(n))``), which are ordered last."""
+    deg = np.diff(adj_ptr)
+    dense = deg > max(16.0, 10.0 * np.sqrt(nc))
+    if not dense.any():
+        return rcm(np.asarray(adj_ptr, np.int64), np.asarray(adj_idx, np.int64), nc)
+    keep = np.nonzero(~dense)[0]
+    new = np.full(nc, -1, np.int64)
+    new[keep] = np.arange(keep.size)
+    rows = np.repeat(np.arange(nc, dtype=np.int64), deg)
+    ok = ~dense[rows] & ~dense[adj_idx]
+    r, c = new[rows[ok]], new[adj_idx[ok]]
+    ptr = np.zeros(keep.size + 1, np.int64)
+    np.cumsum(np.bincount(r, minlength=keep.size), out=ptr[1:])
+    sub = rcm(ptr, c.astype(np.int64), keep.size) if keep.size else np.zeros(0, np.int64)
+    return np.concatenate([keep[sub], np.nonzero(dense)[0]])
+
+
+def _symbolic(indptr, indices, n, perm, pair):
     inv = np.empty(n, np.int64)
     inv[perm] = np.arange(n)
     rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
@@ -143,6 +210,47 @@ def make_ldl_plan(indptr, indices, n, pairs=None) -> LDLPlan:
     lptr = np.zeros(n + 1, np.int64)
     np.cumsum(cnt, out=lptr[1:])
     return LDLPlan(n, perm, cptr, crow, amap, parent, lptr, pair)
+
+
+def make_ldl_plan(indptr, indices, n, pairs=None) -> LDLPlan:
+    """Plan the factorization of the symmetric matrix whose lower triangle has the CSR
+    pattern ``(indptr, indices)`` (every diagonal entry must be present).
+
+    ``pairs`` (``int[k, 2]``, optional): index pairs ``(a, b)`` with ``A[b, a]``
+    structurally nonzero, each eliminated as one ``2 x 2`` block pivot.  The ordering is
+    computed on the graph in which each pair is one node: reverse Cuthill-McKee (dense
+    nodes last; cheap, and right for banded and chain-like problems) and, when that
+    fills ``L`` beyond a few times ``nnz(A)``, approximate minimum degree; the plan with
+    the smaller ``nnz(L)`` is kept.
+    """
+    indptr = np.asarray(indptr, np.int64)
+    indices = np.asarray(indices, np.int64)
+    pairs = np.zeros((0, 2), np.int64) if pairs is None else np.asarray(pairs, np.int64).reshape(-1, 2)
+    sup = np.arange(n, dtype=np.int64)
+    first = np.zeros(n, bool)
+    partner = np.full(n, -1, np.int64)
+    if pairs.size:
+        sup[pairs[:, 1]] = pairs[:, 0]
+        first[pairs[:, 0]] = True
+        partner[pairs[:, 0]] = pairs[:, 1]
+    ids, comp = np.unique(sup, return_inverse=True)
+    nc = ids.size
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+    key = np.unique(np.concatenate([comp[rows] * nc + comp[indices], np.arange(nc) * (nc + 1)]))
+    cr, cc = key // nc, key % nc
+    ptr = np.zeros(nc + 1, np.int64)
+    np.cumsum(np.bincount(cr, minlength=nc), out=ptr[1:])
+    adj_ptr, adj_idx = symmetric_adjacency(ptr, cc, nc)
+    if nc <= 1:
+        return _symbolic(indptr, indices, n, *_expand(ids, np.arange(nc), first, partner, n))
+    best = _symbolic(indptr, indices, n, *_expand(ids, _rcm_dense_last(adj_ptr, adj_idx, nc), first,
+                                                   partner, n))
+    if best.nnz_l > 4 * indices.size + n:
+        amd = _symbolic(indptr, indices, n, *_expand(ids, np.asarray(
+            minimum_degree_order(adj_ptr, adj_idx, nc), np.int64), first, partner, n))
+        if amd.nnz_l < best.nnz_l:
+            best = amd
+    return best
 
 
 @njit(cache=True)
