@@ -33,14 +33,16 @@ __all__ = ["compile_opt", "opt_key"]
 def _opt_fingerprint() -> str:
     h = hashlib.sha256(_generator_fingerprint().encode())
     here = Path(__file__).resolve().parent
-    for name in ("ir.py", "declare.py", "derive.py", "emit.py", "compile.py"):
+    for name in ("ir.py", "declare.py", "derive.py", "emit.py", "emit_llvm.py", "compile.py"):
         h.update((here / name).read_bytes())
     return h.hexdigest()
 
 
-def opt_key(ir) -> str:
-    """Content hash of the kernel-shaping structure of ``ir`` and of the generators."""
+def opt_key(ir, backend: str = "llvm") -> str:
+    """Content hash of the kernel-shaping structure of ``ir``, the backend and the
+    generators."""
     h = hashlib.sha256(_opt_fingerprint().encode())
+    h.update(backend.encode())
     h.update(ir.structure_key().encode())
     return "opt-" + h.hexdigest()[:40]
 
@@ -69,15 +71,26 @@ class LazyKernels(dict):
         return k
 
 
-def compile_opt(model, *, cache: bool = True, allow_nonsmooth: bool = False) -> CompiledOpt:
-    """Run the pipeline on ``model`` (an :class:`~symgen.opt.dsl.OptModel`)."""
+BACKENDS = ("llvm", "numba")
+
+
+def compile_opt(model, *, cache: bool = True, allow_nonsmooth: bool = False,
+                backend: str = "llvm") -> CompiledOpt:
+    """Run the pipeline on ``model`` (an :class:`~symgen.opt.dsl.OptModel`).
+
+    ``backend="llvm"`` (default): LLVM IR through llvmlite, a cached shared library
+    (milliseconds to build); ``"numba"``: Numba ``cfunc`` kernels compiled on first use.
+    """
+    if backend not in BACKENDS:
+        from ..errors import BackendError
+        raise BackendError(f"unknown optimization backend {backend!r}; choose one of {list(BACKENDS)}")
     timings = {}
     t0 = time.perf_counter()
     ir = model.declare(allow_nonsmooth=allow_nonsmooth)
     timings["declare"] = time.perf_counter() - t0
-    key = opt_key(ir)
+    key = opt_key(ir, backend)
     manifest = read_manifest(key) if cache else None
-    text_path = entry_dir(key) / "kernels.py"
+    text_path = entry_dir(key) / ("kernels.py" if backend == "numba" else "kernels.ll")
     if manifest is not None and text_path.exists():
         t1 = time.perf_counter()
         pats = patterns(ir, manifest["structure"])
@@ -90,7 +103,11 @@ def compile_opt(model, *, cache: bool = True, allow_nonsmooth: bool = False) -> 
         system = derive_opt(ir)
         timings["derive"] = time.perf_counter() - t1
         t1 = time.perf_counter()
-        text, sizes = emit_opt(system, key, __version__)
+        if backend == "numba":
+            text, sizes = emit_opt(system, key, __version__)
+        else:
+            from .emit_llvm import emit_llvm
+            text, sizes = emit_llvm(system, key, __version__)
         timings["emit"] = time.perf_counter() - t1
         pats = (system.jac_ptr, system.jac_idx, system.jac_map, system.hess_ptr, system.hess_idx,
                 system.hess_map, system.hess_w)
@@ -98,8 +115,16 @@ def compile_opt(model, *, cache: bool = True, allow_nonsmooth: bool = False) -> 
                     "sizes": sizes, "name": ir.name}
         cached = False
     t1 = time.perf_counter()
-    mod = _load(text, key, entry_dir(key) if cache else None)
-    kernels = LazyKernels(mod)
+    if backend == "numba":
+        kernels = LazyKernels(_load(text, key, entry_dir(key) if cache else None))
+    else:
+        from .emit_llvm import build_llvm
+        d = entry_dir(key) if cache else None
+        if d is not None:
+            d.mkdir(parents=True, exist_ok=True)
+            if not text_path.exists():
+                text_path.write_text(text)
+        kernels = build_llvm(text, key, d)
     timings["build"] = time.perf_counter() - t1
     if cache and not cached:
         write_manifest(key, manifest)

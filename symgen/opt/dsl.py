@@ -195,10 +195,13 @@ class OptModel:
             raise ModelError(f"model {self.name!r} has no variables")
         return declare(self, allow_nonsmooth=allow_nonsmooth)
 
-    def compile(self, *, cache: bool = True, allow_nonsmooth: bool = False):
-        """Derive, generate and compile the kernels; returns a :class:`CompiledOpt`."""
+    def compile(self, *, cache: bool = True, allow_nonsmooth: bool = False, backend: str = "llvm"):
+        """Derive, generate and compile the kernels; returns a :class:`CompiledOpt`.
+
+        ``backend``: ``"llvm"`` (default; llvmlite, fast to build) or ``"numba"``.
+        """
         from .compile import compile_opt
-        return compile_opt(self, cache=cache, allow_nonsmooth=allow_nonsmooth)
+        return compile_opt(self, cache=cache, allow_nonsmooth=allow_nonsmooth, backend=backend)
 
     def solve(self, **kwargs):
         """``self.compile().minimize(**kwargs)``."""

@@ -31,10 +31,10 @@ def _model():
     return m
 
 
-@pytest.fixture(scope="module")
-def compiled():
+@pytest.fixture(scope="module", params=["llvm", "numba"])
+def compiled(request):
     m = _model()
-    return m, m.compile(), references(m)
+    return m, m.compile(backend=request.param), references(m)
 
 
 def _points(n, count=3, seed=0):
@@ -94,6 +94,14 @@ def test_parameters_change_without_recompiling(compiled):
     ref = references(m, {a: 3.0, b: np.arange(7.0)})
     x = _points(cm.n, seed=5)[0]
     assert cm.objective(x, {a: 3.0, b: np.arange(7.0)}) == pytest.approx(float(ref["f"](x)), rel=1e-12)
+
+
+def test_generated_source_has_no_user_names():
+    m = _model()
+    for backend in ("llvm", "numba"):
+        src = m.compile(backend=backend).source
+        code = "\n".join(line.split("#")[0].split(";")[0] for line in src.splitlines())
+        assert "families" not in code and "sin(" not in code.replace("math.sin(", "").replace("@llvm.sin", "")
 
 
 def test_large_family_is_not_scalarized():

@@ -43,3 +43,10 @@ def test_published_optimum(compiled, name, method):
         c = np.asarray(ref["c"](res.x), float).reshape(-1)
         slack = np.minimum(c - cm.ir.cl, cm.ir.cu - c)
         assert np.all(np.abs(res.lam[slack > 1e-4]) <= 1e-6)
+
+
+def test_hs071_numba_backend():
+    m, x, f_star, x_star = PROBLEMS["hs071"]()
+    res = m.compile(backend="numba").minimize()
+    assert res.status == 0 and abs(res.f - f_star) <= 1e-6 * f_star
+    assert np.allclose(res[x], x_star, atol=1e-4)
