@@ -25,9 +25,31 @@ NONSMOOTH = (sp.Abs, sp.Max, sp.Min, sp.Heaviside, sp.Piecewise, sp.sign, sp.flo
              sp.ceiling, sp.Mod, sp.frac)
 
 
-def _label(text: str) -> str:
+def _label(text) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+class Label:
+    """Printed form of an objective or constraint, made only when a message or a
+    generated comment needs it (printing large SymPy sums costs milliseconds)."""
+
+    __slots__ = ("_obj", "_text")
+
+    def __init__(self, obj):
+        self._obj = obj
+        self._text = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = _label(self._obj)
+        return self._text
+
+    def __format__(self, spec) -> str:
+        return format(str(self), spec)
+
+    def __contains__(self, item) -> bool:
+        return item in str(self)
 
 
 class _Tables:
@@ -179,7 +201,7 @@ def declare(model, *, allow_nonsmooth: bool = False) -> OptIR:
     """Turn the model's declarations into families of templates (see the module doc)."""
     tables = _Tables(model)
     sense = model._sense
-    f_label = _label(model._objective)
+    f_label = Label(model._objective)
     objective = []
     for term, lims in _split_sums(sense * model._objective, [], f_label):
         fam = _family(term, lims, tables, f_label, allow_nonsmooth=allow_nonsmooth)
@@ -188,7 +210,7 @@ def declare(model, *, allow_nonsmooth: bool = False) -> OptIR:
     constraints, cl, cu = [], [], []
     row = 0
     for d, lo, hi, forall, label in model._constraints:
-        label = _label(label)
+        label = Label(label)
         outer = _limits_of(forall, label)
         nrows = math.prod(max(h - l + 1, 0) for _, l, h in outer)
         if nrows == 0:

@@ -144,7 +144,7 @@ def _numba_block(job: Job):
     loops = [f"i{k}" for k in range(len(fam.indices))]
     ind = "    " * len(loops)
     counted = any(o.mode == "coo" for o in job.outputs)
-    lines = [f"# {_comment(fam.label)}"] + (["r = 0"] if counted else [])
+    lines = [f"# {_comment(str(fam.label))}"] + (["r = 0"] if counted else [])
     for k, ((lo, hi), name) in enumerate(zip(fam.limits, loops)):
         lines.append("    " * k + f"for {name} in range({lo}, {hi + 1}):")
     temps, outs = lowered(job)

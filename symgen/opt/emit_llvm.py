@@ -82,7 +82,7 @@ def _job(k: _Kernel, job, acc: str | None):
         b.stmt(f"store i64 0, ptr {rc}, align 8")
     ivp = [k.alloca("i64") for _ in fam.indices]
     exits = []
-    b.stmt(f"; family: {_sanitize(fam.label)}")
+    b.stmt(f"; family: {_sanitize(str(fam.label))}")
     start = k.label("job")
     b.stmt(f"br label %{start}")
     b._begin(start)                   # values of this job never leak into the next

@@ -91,7 +91,7 @@ def locate_nonfinite(model, x, p):
             point = {str(i): int(grid[k, d]) for d, i in enumerate(fam.indices)}
             values = {model.var_name(int(s.positions(grid[k:k + 1])[0])): float(x[s.positions(grid[k:k + 1])[0]])
                       for s in fam.slots if s.kind == "x"}
-            return fam.label, point, values
+            return str(fam.label), point, values
     return None
 
 
