@@ -129,4 +129,6 @@ def compile_opt(model, *, cache: bool = True, allow_nonsmooth: bool = False,
     if cache and not cached:
         write_manifest(key, manifest)
     timings["total"] = time.perf_counter() - t0
-    return CompiledOpt(ir, key, kernels, sizes, pats, text, timings, cached)
+    out = CompiledOpt(ir, key, kernels, sizes, pats, text, timings, cached)
+    out.cached_dir = entry_dir(key) if cache else None
+    return out

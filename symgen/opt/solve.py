@@ -18,8 +18,20 @@ def kkt_setup(model):
     """
     if model._kkt is not None:
         return model._kkt
-    from .drivers.ldl import make_ldl_plan
+    from .drivers.ldl import LDLPlan, make_ldl_plan
     ir = model.ir
+    path = _kkt_path(model)
+    if path is not None and path.exists():
+        try:
+            with np.load(path) as z:
+                plan = LDLPlan(int(z["n"]), *(z[k] for k in ("perm", "cptr", "crow", "amap", "parent",
+                                                              "lptr", "pair")))
+                kkt = dict(plan=plan, **{k: z[k] for k in ("kmap_h", "kdiag", "kmap_j", "kslack",
+                                                           "slack_row")})
+            model._kkt = kkt
+            return kkt
+        except Exception:  # unreadable: plan again
+            pass
     n, m = ir.n, ir.m
     slack_row = np.nonzero(ir.cl < ir.cu)[0].astype(np.int64)
     ns = slack_row.size
@@ -40,7 +52,30 @@ def kkt_setup(model):
                kmap_j=np.ascontiguousarray(pos[a + b:a + b + c]), kslack=np.ascontiguousarray(pos[a + b + c:]),
                slack_row=slack_row)
     model._kkt = kkt
+    if path is not None:
+        try:
+            tmp = path.with_name(path.name + ".tmp.npz")
+            np.savez(tmp, n=plan.n, perm=plan.perm, cptr=plan.cptr, crow=plan.crow, amap=plan.amap,
+                     parent=plan.parent, lptr=plan.lptr, pair=plan.pair,
+                     **{k: v for k, v in kkt.items() if k != "plan"})
+            tmp.replace(path)
+        except OSError:
+            pass
     return kkt
+
+
+def _kkt_path(model):
+    """Cache file of the KKT plan: next to the kernels, named by the pattern of finite
+    bounds (which decides the slacks and the 2x2 pivots; bound values do not)."""
+    if not getattr(model, "cached_dir", None):
+        return None
+    import hashlib
+    ir = model.ir
+    h = hashlib.sha256()
+    for a in (np.isfinite(ir.xl), np.isfinite(ir.xu), ir.cl < ir.cu, np.isfinite(ir.cl), np.isfinite(ir.cu)):
+        h.update(np.packbits(a).tobytes())
+        h.update(b"|")
+    return model.cached_dir / f"kkt-{h.hexdigest()[:20]}.npz"
 
 
 def _pairs(model, slack_row, nz):
