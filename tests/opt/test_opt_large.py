@@ -97,3 +97,17 @@ def test_ipopt_adapter():  # pragma: no cover - optional dependency
     nlp.add_option("print_level", 0)
     xs, info = nlp.solve(cm.ir.x0)
     assert info["obj_val"] == pytest.approx(f_star, rel=1e-6)
+
+
+def test_readme_constrained_rosenbrock_from_infeasible_start():
+    """The README example (n = 2000): a far-infeasible start (sum constraint violated by
+    n + 0.1 n), a curved valley and a family of inequalities; optimum x = 1, f = 0."""
+    n = 2000
+    m, x = rosenbrock(n)
+    i = so.index("i")
+    m.subject_to(x[i]**2 + x[i + 1] <= 3, forall=(i, 0, n - 2))
+    m.subject_to(sp.Eq(sp.Sum(x[i], (i, 0, n - 1)), n))
+    res = m.compile().minimize()
+    assert res.status == 0, res.message
+    assert res.start_violation > 1000
+    assert res.f < 1e-10 and np.max(np.abs(res[x] - 1.0)) < 1e-6

@@ -195,6 +195,8 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
     lnz = np.zeros(N, np.int64)
     work = np.zeros(N)
     zt = np.empty(nz)
+    zs = np.empty(nz)
+    cs = np.zeros(max(m, 1))
     ct = np.zeros(max(m, 1))
     Ct = np.zeros(m)
     dvl = np.zeros(nz)
@@ -209,6 +211,10 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
     best_c = math.inf
     stall = 0
     y_stall = 0.0
+    best_f = math.inf
+    bsoc = np.zeros(N)
+    psoc = np.zeros(N)
+    dw_off = 0.0
     trace = np.full((max_iter + 1, 7), np.nan)   # f, |C|, dual, mu, dw, alpha, trials
     for it in range(max_iter + 1):
         # ---- optimality measures at the current point
@@ -271,13 +277,16 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
         ymax = 0.0
         for j in range(m):
             ymax = max(ymax, abs(y[j]))
-        if cinf < 0.9999 * best_c or cinf <= max(constr_tol, 1e-6) + cround:
+        fcur = f / obj_scale
+        if (cinf < 0.9999 * best_c or cinf <= max(constr_tol, 1e-6) + cround
+                or fcur < best_f - 1e-6 * max(1.0, abs(best_f))):
             best_c = min(best_c, cinf)
+            best_f = min(best_f, fcur)
             stall = 0
             y_stall = ymax
         else:
             stall += 1
-            if (stall >= 25 and ymax > 10.0 * max(y_stall, 1.0)) or stall >= 300:
+            if (stall >= 25 and ymax > 10.0 * max(y_stall, 1.0)) or stall >= 100:
                 status = INFEASIBLE
                 break
         if it == max_iter:
@@ -417,8 +426,16 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
                     sig += vu[i] / (zu[i] - z[i])
                 quad += sig * rhs[i] * rhs[i]
             nu_t = (dphi + 0.5 * max(quad, 0.0)) / (0.9 * c1)
-            if nu < nu_t:
-                nu = 1.1 * nu_t + 1e-6
+            # the penalty follows the multipliers (it may decrease again: a penalty
+            # inflated by a far-away start otherwise stalls the steps near feasibility)
+            ynew = 0.0
+            for j in range(m):
+                ynew = max(ynew, abs(y[j] + rhs[nz + j]))
+            nu_min = max(nu_t, 1.1 * ynew + 1e-6)
+            if nu < nu_min:
+                nu = 1.1 * nu_min
+            elif nu > 10.0 * nu_min:
+                nu = 2.0 * nu_min
         phi0 = f + _barrier(z, zl, zu, mu) + nu * c1
         D = dphi - nu * c1
         alpha = amax
@@ -451,6 +468,36 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
             if np.isfinite(phit) and phit <= phi0 + 1e-4 * alpha * min(D, 0.0) + 1e-14 * abs(phi0):
                 accepted = True
                 break
+            if ntrial == 1 and m > 0 and c1t > 0.0 and np.isfinite(c1t):
+                # second-order correction (against the Maratos effect): the full step
+                # plus a least-change step back to the constraints' linearization
+                bsoc[:] = 0.0
+                for j in range(m):
+                    bsoc[nz + j] = -Ct[j]
+                _solve_refined(N, perm, cptr, crow, cval, lptr, lidx, lval, dd, ee, pair, bsoc, psoc,
+                               rres, work, 3, nz, dw_off, xbest)
+                inside = True
+                for i in range(nz):
+                    v = zt[i] + psoc[i]
+                    if zl[i] > -1e300 and v - zl[i] < (1.0 - tau) * (z[i] - zl[i]):
+                        inside = False
+                    if zu[i] < 1e300 and zu[i] - v < (1.0 - tau) * (zu[i] - z[i]):
+                        inside = False
+                if inside:
+                    for i in range(nz):
+                        zs[i] = zt[i] + psoc[i]
+                    obj(zs.ctypes, p.ctypes, w.ctypes, fbuf.ctypes)
+                    cons(zs.ctypes, p.ctypes, w.ctypes, cs.ctypes)
+                    stats[S_OBJ] += 1
+                    stats[S_CONS] += 1
+                    fs_ = fbuf[0] * obj_scale
+                    c1s = _residual_c(n, zs, cs, cl, eq, slack_of, Ct)
+                    phis = fs_ + _barrier(zs, zl, zu, mu) + nu * c1s
+                    if np.isfinite(phis) and phis <= phi0 + 1e-4 * alpha * min(D, 0.0) + 1e-14 * abs(phi0):
+                        zt[:] = zs
+                        ct[:] = cs
+                        accepted = True
+                        break
             alpha *= 0.5
             if alpha < 1e-14:
                 break
