@@ -21,9 +21,11 @@ class OptResult:
     f : float
         Objective value (of the declared objective, also for ``maximize``).
     lam : ndarray
-        Constraint multipliers, ``L = f + lam . c(x)`` (for a minimization).
+        Constraint multipliers: ``grad F + J^T lam - z_lower + z_upper = 0`` at a
+        solution, where ``F`` is the minimized objective (``f``, or ``-f`` for a model
+        declared with ``maximize``).
     z_lower, z_upper : ndarray
-        Bound multipliers (``>= 0``).
+        Bound multipliers (``>= 0``), same convention.
     iterations : int
     status : int
         0 success; see :mod:`symgen.opt.drivers.common`.

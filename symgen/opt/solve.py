@@ -206,7 +206,7 @@ def minimize(model, x0=None, params=None, *, method="auto", tol=1e-8, max_iter=3
         trace = None
     c = model._call("cons", xs, p, model._w(), ir.m)[:ir.m] if ir.m else np.zeros(0)
     extra = f"start point infeasible (violation {start_viol:.3g})" if start_viol > constr_tol else ""
-    res = OptResult(np.asarray(xs), float(f) * ir.sense, np.asarray(lam) * ir.sense, np.asarray(zl),
+    res = OptResult(np.asarray(xs), float(f) * ir.sense, np.asarray(lam), np.asarray(zl),
                      np.asarray(zu), int(it), int(status), OptResult.message_for(status, it, extra),
                      method, OptResult.stats_dict(stats), float(err), _violation(ir, xs, c), start_viol,
                      ir.variables)

@@ -129,3 +129,18 @@ def test_locally_infeasible_detected(case):
     assert res.status == INFEASIBLE, res.message
     assert res.constraint_violation > 0.5
     assert math.isfinite(res.f) and np.isfinite(res.x).all()
+
+
+def test_maximize_reports_declared_objective_and_min_multipliers():
+    m = so.OptModel("max")
+    x = m.var("x", 2, init=[0.1, 0.2])
+    m.maximize(x[0] + x[1])
+    m.subject_to(x[0]**2 + x[1]**2 <= 2)
+    cm = m.compile()
+    res = cm.minimize()
+    assert res.status == 0
+    assert res.f == pytest.approx(2.0, abs=1e-7)
+    assert np.allclose(res[x], [1.0, 1.0], atol=1e-6)
+    # stationarity of the minimized objective -f: -1 + lam * 2 x_i = 0
+    assert res.lam[0] == pytest.approx(0.5, abs=1e-6)
+    assert np.allclose(cm.gradient(res.x), [1.0, 1.0])
