@@ -97,6 +97,17 @@ def test_ipopt_adapter():  # pragma: no cover - optional dependency
     nlp.add_option("print_level", 0)
     xs, info = nlp.solve(cm.ir.x0)
     assert info["obj_val"] == pytest.approx(f_star, rel=1e-6)
+    # a sparse problem whose Hessian and Jacobian coordinates repeat (summed by IPOPT)
+    m, x = chain(40)
+    cm = m.compile()
+    nlp = ipopt_problem(cm)
+    nlp.add_option("print_level", 0)
+    nlp.add_option("tol", 1e-10)
+    xs, info = nlp.solve(cm.ir.x0)
+    ours = cm.minimize(tol=1e-10)
+    assert info["status"] == 0
+    assert info["obj_val"] == pytest.approx(ours.f, rel=1e-8)
+    assert np.allclose(xs, ours.x, atol=1e-6)
 
 
 def test_readme_constrained_rosenbrock_from_infeasible_start():
