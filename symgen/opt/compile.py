@@ -17,7 +17,6 @@ import hashlib
 import time
 from pathlib import Path
 
-import numpy as np
 
 from .. import __version__
 from ..cache import _generator_fingerprint, entry_dir, read_manifest, write_manifest

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import sympy as sp
 
 from ..passes.derive import sparse_jacobian
 from .ir import Family, OptIR

@@ -11,7 +11,6 @@ signature and reused by every model; a solve is one call into compiled code.
 """
 from __future__ import annotations
 
-import numpy as np
 from numba import njit, types
 
 __all__ = ["OPT_KERNEL_SIG", "OPT_KERNEL_TYPE", "SUCCESS", "MAX_ITER", "SMALL_STEP",
