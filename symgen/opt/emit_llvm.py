@@ -194,9 +194,36 @@ def emit_llvm(system: OptSystem, key: str, version: str):
     return module_text(header, texts, calls), sizes
 
 
-class _Lib:
-    def __init__(self, owner):
-        self.owner = owner
+def _kernel_class():
+    """Numba's wrapper-address protocol around an exported C function of the
+    optimization ABI (created on first use: its base class is Numba's)."""
+    global _OptKernel
+    if _OptKernel is None:
+        import numba.experimental.function_type  # noqa: F401  (registers typeof for the protocol)
+        from numba.core.types.function_type import WrapperAddressProtocol
+
+        class OptKernel(WrapperAddressProtocol):
+            """One compiled optimization kernel (``name``, ``address``)."""
+
+            def __init__(self, name: str, address: int, owner):
+                self.name = name
+                self.address = int(address)
+                self._owner = owner       # keeps the library (or JIT engine) alive
+
+            def __wrapper_address__(self) -> int:
+                return self.address
+
+            def signature(self):
+                return OPT_KERNEL_SIG
+
+            def __repr__(self) -> str:
+                return f"<OptKernel {self.name} at {self.address:#x}>"
+
+        _OptKernel = OptKernel
+    return _OptKernel
+
+
+_OptKernel = None
 
 
 def build_llvm(text: str, key: str, directory: Path | None, opt_level: int = 1) -> dict:
@@ -224,6 +251,7 @@ def build_llvm(text: str, key: str, directory: Path | None, opt_level: int = 1) 
             lb._link(cc, tm.emit_object(mod), lib, timings)
         owner = ctypes.CDLL(str(lib))
         addrs = {s: ctypes.cast(getattr(owner, s), ctypes.c_void_p).value for s in symbols.values()}
-    out = {n: lb.LLVMKernel(n, addrs[symbols[n]], OPT_KERNEL_SIG, _Lib(owner)) for n in KERNEL_NAMES}
+    cls = _kernel_class()
+    out = {n: cls(n, addrs[symbols[n]], owner) for n in KERNEL_NAMES}
     lb._LOADED[tag] = out
     return out
