@@ -34,21 +34,26 @@ _GENERATOR_FILES = ("cache.py", "pipeline.py", "errors.py")
 
 @functools.lru_cache(maxsize=1)
 def _generator_fingerprint() -> str:
-    import llvmlite
-    import numba
+    from importlib.metadata import PackageNotFoundError, version
+    from importlib.util import find_spec
 
     from . import __version__
+
+    def ver(dist):   # without importing numba / llvmlite (a warm start may never need them)
+        try:
+            return version(dist)
+        except PackageNotFoundError:  # pragma: no cover
+            return "?"
     h = hashlib.sha256()
-    h.update(f"{__version__}|{sp.__version__}|{numba.__version__}|{llvmlite.__version__}".encode())
+    h.update(f"{__version__}|{sp.__version__}|{ver('numba')}|{ver('llvmlite')}".encode())
     pkg = Path(__file__).resolve().parent
     # only what shapes generated code: the drivers, the solver front end, importers and
     # the CLI can change without invalidating compiled kernels
     roots = [pkg / d for d in _GENERATOR_DIRS] + [pkg / f for f in _GENERATOR_FILES]
-    try:
-        from . import backends, templates
-        roots += [Path(backends.__file__).parent, Path(templates.__file__).parent]
-    except ImportError:  # pragma: no cover
-        pass
+    for sub in ("backends", "templates"):   # located, not imported
+        spec = find_spec(f"{__package__}.{sub}")
+        if spec is not None and spec.submodule_search_locations:
+            roots += [Path(p) for p in spec.submodule_search_locations]
     for root in roots:
         for f in ([root] if root.is_file() else sorted(root.rglob("*"))):
             if f.suffix in (".py", ".j2") and "__pycache__" not in f.parts:

@@ -5,7 +5,6 @@ import math
 
 import numpy as np
 
-from .drivers.evaluate import call_kernel, call_residual, kernel_over_points, residual_from_rhs
 from .errors import MissingValueError, NonFiniteValueError, SymgenError
 from .ir.system import Sparsity
 
@@ -106,8 +105,14 @@ class CompiledModel:
     # -- kernels from Python -----------------------------------------------------------
     def _call(self, name, t, y, p, size):
         out = np.empty(size)
-        call_kernel(getattr(self.kernels, name), float(t), np.ascontiguousarray(y, dtype=float),
-                    np.ascontiguousarray(p, dtype=float), out)
+        y = np.ascontiguousarray(y, dtype=float)
+        p = np.ascontiguousarray(p, dtype=float)
+        direct = getattr(self.kernels, "call_arrays", None)   # LLVM: ctypes, no Numba dispatch
+        if direct is not None:
+            direct(name, float(t), y, p, out)
+        else:
+            from .drivers.evaluate import call_kernel   # imports Numba: only when needed
+            call_kernel(getattr(self.kernels, name), float(t), y, p, out)
         return out
 
     def rhs(self, t, y, p) -> np.ndarray:
@@ -141,9 +146,37 @@ class CompiledModel:
         """Explicit time derivative of f."""
         return self._call("dfdt", t, y, p, len(self.states))
 
+    def _call_vector(self, name, t, y, p, v, size):
+        kernel = getattr(self.kernels, name, None)
+        if kernel is None:
+            raise SymgenError(f"the model has no {name} kernel: compile it with sensitivities=True")
+        out = np.empty(size)
+        args = (float(t), np.ascontiguousarray(y, dtype=float), np.ascontiguousarray(p, dtype=float),
+                np.ascontiguousarray(v, dtype=float), out)
+        direct = getattr(self.kernels, "call_arrays", None)   # LLVM: ctypes, no Numba dispatch
+        if direct is not None:
+            direct(name, *args)
+        else:
+            from .drivers.evaluate import call_vector
+            call_vector(kernel, *args)
+        return out
+
+    def jvp(self, t, y, p, v) -> np.ndarray:
+        """``(df/dy) v`` (needs ``compile(..., sensitivities=True)``)."""
+        return self._call_vector("jvp", t, y, p, v, len(self.states))
+
+    def vjp(self, t, y, p, w) -> np.ndarray:
+        """``(df/dy)^T w`` (needs ``compile(..., sensitivities=True)``)."""
+        return self._call_vector("vjp", t, y, p, w, len(self.states))
+
+    def pvjp(self, t, y, p, w) -> np.ndarray:
+        """``(df/dp)^T w`` (needs ``compile(..., sensitivities=True)``)."""
+        return self._call_vector("pvjp", t, y, p, w, len(self.params))
+
     def residual(self, t, y, yp, p) -> np.ndarray:
         """F(t, y, y', p) = y' - f(t, y, p)."""
         out = np.empty(len(self.states))
+        from .drivers.evaluate import call_residual, residual_from_rhs
         kernel = getattr(self.kernels, "residual", None)
         if kernel is None:
             residual_from_rhs(self.kernels.rhs, float(t), np.ascontiguousarray(y, dtype=float),
@@ -155,6 +188,7 @@ class CompiledModel:
 
     def observed_values(self, t, ys, p) -> np.ndarray:
         """Observables at times ``t`` (m,) and states ``ys`` (m, n): shape (m, n_observed)."""
+        from .drivers.evaluate import kernel_over_points
         return kernel_over_points(self.kernels.observed, np.ascontiguousarray(t, dtype=float),
                                   np.ascontiguousarray(ys, dtype=float), np.ascontiguousarray(p, dtype=float),
                                   len(self.observed))
@@ -180,7 +214,8 @@ class CompiledModel:
     # -- solving ---------------------------------------------------------------------
     def solve(self, y0, t_span, params=None, *, method: str = "auto", rtol: float = 1e-6,
               atol=1e-9, t_eval=None, dense: bool = True, max_steps: int = 1_000_000,
-              first_step: float = 0.0, max_step: float = 0.0, linear_solver: str = "auto"):
+              first_step: float = 0.0, max_step: float = 0.0, linear_solver: str = "auto",
+              progress: bool | None = None):
         """Integrate the model; one call into compiled code per method used.
 
         Parameters
@@ -190,8 +225,11 @@ class CompiledModel:
         t_span : (t0, tf)
         params : dict or sequence, optional
             Parameter values; changing them never recompiles.
-        method : {"auto", "dopri5", "radau5"}
-            ``auto`` starts explicit and switches to Radau IIA when it detects stiffness.
+        method : {"auto", "dopri5", "radau5", "bdf"}
+            ``auto`` starts explicit and switches to Radau IIA when it detects stiffness
+            (to BDF from 500 states on);
+            ``bdf`` is variable-order BDF (NDF, orders 1-5) with one real factorization
+            kept over many steps: the cheaper stiff method for large sparse systems.
         rtol, atol : float (atol may be per state: sequence or dict)
         t_eval : array, optional
             Return the solution at these times (from the dense output).
@@ -199,13 +237,19 @@ class CompiledModel:
             Keep the dense output so that ``sol(t)`` works.
         max_steps : int
             Maximum number of step attempts.
-        linear_solver : {"auto", "dense", "sparse"}
-            Linear algebra of the stiff method's Newton matrices: dense LU with partial
+        linear_solver : {"auto", "dense", "sparse", "krylov"}
+            Linear algebra of the stiff methods' Newton matrices: dense LU with partial
             pivoting, or a static-pattern sparse LU on the Jacobian's CSR pattern with a
             fill-reducing ordering computed once per model.  ``auto`` uses sparse from 50
             states on unless the planned sparse factorization would need more than a
             quarter of the dense one's operations (or its factors half of ``n^2``).
+            ``krylov`` (with ``method="bdf"``): GMRES on the Newton matrix with
+            matrix-vector products of the sparse Jacobian, preconditioned by its ILU(0)
+            (no fill: memory O(nnz) for very large systems).
             ``sol.linear_solver`` says which one ran.
+        progress : bool, optional
+            Report t, steps and elapsed time on stderr while solving (default: on in an
+            interactive terminal outside CI; ``SYMGEN_PROGRESS=0/1`` overrides).
 
         Returns
         -------
@@ -215,7 +259,7 @@ class CompiledModel:
         from .solve import solve
         return solve(self, y0, t_span, params, method=method, rtol=rtol, atol=atol, t_eval=t_eval,
                      dense=dense, max_steps=max_steps, first_step=first_step, max_step=max_step,
-                     linear_solver=linear_solver)
+                     linear_solver=linear_solver, progress=progress)
 
 
 def _given(values: dict, s) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .backends import get_backend
 from .cache import entry_dir, model_key, read_manifest, write_manifest
-from .ir.source import Source
+from .ir.source import Source, SourceFile
 from .passes.manager import PassContext
 from .passes.stages import (build_pass, declare_pass, derive_pass, emit_pass, lower_pass,
                             simplify_pass)
@@ -26,7 +26,7 @@ from .passes.stages import (build_pass, declare_pass, derive_pass, emit_pass, lo
 __all__ = ["PipelineResult", "run_pipeline", "compile", "load_compiled"]
 
 #: options that change generated code (and therefore the cache key)
-_CODE_OPTIONS = ("backend", "phases", "disable")
+_CODE_OPTIONS = ("backend", "phases", "disable", "sensitivities")
 
 
 @dataclass
@@ -42,13 +42,17 @@ class PipelineResult:
 
 def _options(backend: str, options: dict) -> dict:
     opts = {"backend": backend, **options}
+    if not opts.get("sensitivities", True):  # sensitivities=False is the default build
+        del opts["sensitivities"]
     return {k: opts[k] for k in _CODE_OPTIONS if k in opts}
 
 
 def run_pipeline(system, *, backend: str = "numba", **options) -> PipelineResult:
     """Run every stage on ``system`` (an ``ODESystem`` or a ``Problem``)."""
+    from .progress import Progress, enabled
     ctx = PassContext.from_env(_options(backend, options))
     problem = declare_pass(system, ctx)
+    ctx.progress = Progress(f"compiling {problem.name}", enabled(options.get("progress")))
     key = model_key(problem, ctx.options)
     ctx.options.update(key=key, directory=str(entry_dir(key)), backend_obj=get_backend(backend))
     simplified = simplify_pass(problem, ctx)
@@ -74,6 +78,7 @@ def _manifest(res: PipelineResult, backend: str) -> dict:
                  "indices": list(sysir.pjac.indices)},
         "timings": res.timings, "notes": res.notes,
         "kernels": _kernel_spans(src),
+        "library": getattr(res.module, "library_info", lambda: None)(),
     }
 
 
@@ -107,7 +112,10 @@ def compile(system, *, backend: str = "numba", cache: bool = True, **options):
         Reuse a cached build of the same model and options (a second process then
         compiles nothing).
     **options
-        ``phases`` (rewrite phases), ``disable`` (pass names to skip).
+        ``phases`` (rewrite phases), ``disable`` (pass names to skip), ``progress``
+        (report the stages on stderr; default: on in an interactive terminal outside CI,
+        ``SYMGEN_PROGRESS=0/1`` overrides), ``sensitivities=True`` (also the JVP/VJP
+        kernels ``jvp``, ``vjp``, ``pvjp`` that :mod:`symgen.sensitivity` needs).
 
     Returns
     -------
@@ -144,8 +152,13 @@ def load_compiled(problem, key: str, backend: str, *, t0: float | None = None):
     src_path = entry_dir(key) / ("kernels" + getattr(backend_obj, "extension", ".py"))
     if manifest is None or not src_path.exists():
         return None
-    text = src_path.read_text()
-    src = Source(backend, key, text, _kernel_sources(text, manifest["kernels"]))
-    module = backend_obj.build(src, Path(entry_dir(key)))
+    info, loader = manifest.get("library"), getattr(backend_obj, "load", None)
+    module = loader(entry_dir(key), info) if (info and loader) else None
+    if module is not None:   # the compiled library as it is: the generated text stays on disk
+        src = SourceFile(backend, key, src_path, manifest["kernels"])
+    else:
+        text = src_path.read_text()
+        src = Source(backend, key, text, _kernel_sources(text, manifest["kernels"]))
+        module = backend_obj.build(src, Path(entry_dir(key)))
     irs = {"problem": problem, "source": src}
     return CompiledModel(problem, module, manifest, irs, cached=True, load_seconds=time.perf_counter() - t0)

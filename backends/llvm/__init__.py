@@ -5,7 +5,14 @@ Modules: :mod:`.emitter` (expressions -> instructions), :mod:`.module` (kernels 
 sharded functions -> module text), :mod:`.backend` (emit/build with llvmlite, the
 disk cache of shared libraries, Numba-callable kernels).
 """
-from .backend import LLVMBackend, LLVMKernel, LLVMKernels
+from .backend import LLVMBackend, LLVMKernels
 from .module import ShardOptions
+
+
+def __getattr__(name):   # LLVMKernel subclasses a Numba class: made on first use
+    if name == "LLVMKernel":
+        from .backend import _kernel_class
+        return _kernel_class()
+    raise AttributeError(name)
 
 __all__ = ["LLVMBackend", "LLVMKernel", "LLVMKernels", "ShardOptions"]

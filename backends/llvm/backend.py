@@ -26,62 +26,86 @@ import time
 from pathlib import Path
 
 import llvmlite
-import llvmlite.binding as llvm
-import numba.experimental.function_type  # noqa: F401  (registers typeof for the protocol)
-from numba.core.types.function_type import WrapperAddressProtocol
 
-from symgen.drivers.common import KERNEL_SIG
 from symgen.errors import BackendError
-from symgen.ir.kernels import RESIDUAL_ARGS, KernelSet
+from symgen.ir.kernels import RESIDUAL_ARGS, VECTOR_ARGS, KernelSet
 from symgen.ir.source import Source
 
 from .module import ShardOptions, function_name, kernel_functions, module_text, symbol_operands
 
 __all__ = ["LLVMBackend", "LLVMKernel", "LLVMKernels", "RESIDUAL_SIG"]
 
-_f64p = KERNEL_SIG.args[1]
-#: Numba signature of the residual kernel ``void(t, y*, yp*, p*, out*)``
-RESIDUAL_SIG = KERNEL_SIG.return_type(KERNEL_SIG.args[0], _f64p, _f64p, _f64p, _f64p)
 _LOADED: dict = {}  # library path (or "jit:" + hash) -> LLVMKernels: loaded once per process
 
 
-class LLVMKernel(WrapperAddressProtocol):
-    """One compiled kernel: a C function pointer Numba can call as a first-class function.
+class _Lazy:
+    """``llvm`` (llvmlite.binding) imported on first use: loading a cached library needs
+    neither it nor Numba, which a warm start then never imports."""
 
-    Attributes
-    ----------
-    name : str
-        Kernel name (``rhs``, ``jac``, ...).
-    address : int
-        Address of the exported C function.
-    """
+    def __getattr__(self, name):
+        import llvmlite.binding as binding
+        globals()["llvm"] = binding
+        return getattr(binding, name)
 
-    def __init__(self, name: str, address: int, signature, owner):
-        self.name = name
-        self.address = int(address)
-        self._sig = signature
-        self._owner = owner  # keeps the library (or JIT engine) alive
-        self._cfunc = None
 
-    def __wrapper_address__(self) -> int:
-        return self.address
+llvm = _Lazy()
 
-    def signature(self):
-        return self._sig
 
-    def __call__(self, t, *arrays):
-        """Call from Python with float64 C-contiguous NumPy arrays (slow path, for tests)."""
-        if self._cfunc is None:
-            proto = ctypes.CFUNCTYPE(None, ctypes.c_double, *[ctypes.c_void_p] * len(self._sig.args[1:]))
-            self._cfunc = proto(self.address)
-        self._cfunc(float(t), *[a.ctypes.data for a in arrays])
+@functools.lru_cache(maxsize=1)
+def _kernel_signatures() -> dict:
+    """Numba signatures by kind: ``kernel`` (the drivers' KERNEL_SIG), ``residual``
+    ``void(t, y*, yp*, p*, out*)`` and ``vector`` ``void(t, y*, p*, v*, out*)`` (the same
+    C type as the residual's).  Imports Numba."""
+    from symgen.drivers.common import KERNEL_SIG
+    f64p = KERNEL_SIG.args[1]
+    five = KERNEL_SIG.return_type(KERNEL_SIG.args[0], f64p, f64p, f64p, f64p)
+    return {"kernel": KERNEL_SIG, "residual": five, "vector": five}
 
-    def __repr__(self) -> str:
-        return f"<LLVMKernel {self.name} at {self.address:#x}>"
+
+@functools.lru_cache(maxsize=1)
+def _kernel_class():
+    """:class:`LLVMKernel`, created on first use because its base class is Numba's."""
+    import numba.experimental.function_type  # noqa: F401  (registers typeof for the protocol)
+    from numba.core.types.function_type import WrapperAddressProtocol
+
+    class LLVMKernel(WrapperAddressProtocol):
+        """One compiled kernel: a C function pointer Numba can call as a first-class
+        function (``name``, ``address`` of the exported C function)."""
+
+        def __init__(self, name: str, address: int, kind: str, owner):
+            self.name = name
+            self.address = int(address)
+            self.kind = kind
+            self._owner = owner  # keeps the library (or JIT engine) alive
+
+        def __wrapper_address__(self) -> int:
+            return self.address
+
+        def signature(self):
+            return _kernel_signatures()[self.kind]
+
+        def __call__(self, t, *arrays):
+            """Call from Python with float64 C-contiguous NumPy arrays (ctypes)."""
+            self._owner.call_arrays(self.name, t, *arrays)
+
+        def __repr__(self) -> str:
+            return f"<LLVMKernel {self.name} at {self.address:#x}>"
+
+    LLVMKernel.__module__ = __name__
+    return LLVMKernel
+
+
+def __getattr__(name):   # module attributes that need Numba, made on first access
+    if name == "LLVMKernel":
+        return _kernel_class()
+    if name == "RESIDUAL_SIG":
+        return _kernel_signatures()["residual"]
+    raise AttributeError(name)
 
 
 class LLVMKernels:
-    """The kernels of one model (one attribute per kernel name).
+    """The kernels of one model (one attribute per kernel name, an :class:`LLVMKernel`
+    made on first access).
 
     Attributes
     ----------
@@ -99,12 +123,36 @@ class LLVMKernels:
         self.timings = timings
         self._handle = handle
         self._names = tuple(names)
-        for name, (addr, sig) in addresses.items():
-            setattr(self, name, LLVMKernel(name, addr, sig, self))
+        self._addresses = dict(addresses)   # name -> (address, kind)
+        self._cfuncs: dict = {}
+
+    def __getattr__(self, name):
+        addresses = self.__dict__.get("_addresses", {})
+        if name not in addresses:
+            raise AttributeError(name)
+        addr, kind = addresses[name]
+        kernel = _kernel_class()(name, addr, kind, self)
+        setattr(self, name, kernel)
+        return kernel
+
+    def call_arrays(self, name, t, *arrays):
+        """Call kernel ``name`` from Python with float64 C-contiguous NumPy arrays through
+        ctypes (no Numba: a warm start evaluates kernels without initializing it)."""
+        f = self._cfuncs.get(name)
+        if f is None:
+            addr, kind = self._addresses[name]
+            nptr = 4 if kind in ("residual", "vector") else 3
+            f = self._cfuncs[name] = ctypes.CFUNCTYPE(None, ctypes.c_double, *[ctypes.c_void_p] * nptr)(addr)
+        f(float(t), *[a.ctypes.data for a in arrays])
 
     def __repr__(self) -> str:
         where = self.path if self.path is not None else "in-process JIT"
         return f"<LLVMKernels {list(self._names)} from {where}>"
+
+    def library_info(self):
+        """What :meth:`LLVMBackend.load` needs to load this library again without the IR
+        (kept in the model's manifest), or ``None`` for in-process JIT code."""
+        return getattr(self, "_info", None)
 
 
 class LLVMBackend:
@@ -143,7 +191,7 @@ class LLVMBackend:
             fname = function_name(key, k.name)
             funcs, used, nshards = kernel_functions(k, operands, fname, self.shards)
             head = (f"; kernel {k.name}: {len(k.outputs)} outputs, {len(k.body)} temporaries, "
-                    f"{nshards} shard(s), signature {'residual' if k.args == RESIDUAL_ARGS else 'kernel'}")
+                    f"{nshards} shard(s), signature {_SIG_WORD.get(k.args, 'kernel')}")
             text = head + "\n" + "\n\n".join(funcs)
             texts.append(text)
             views.append((k.name, text))
@@ -168,7 +216,7 @@ class LLVMBackend:
         directory.mkdir(parents=True, exist_ok=True)
         _write_if_changed(directory / ("kernels" + self.extension), source.text)
         names = [name for name, _ in source.kernels]
-        sigs = {n: _signature(text) for n, text in source.kernels}
+        sigs = {n: _signature(text) for n, text in source.kernels}   # kinds
         symbols = {n: function_name(source.key, n) for n in names}
         tm = _target_machine(self.opt_level)
         digest = hashlib.sha256(source.text.encode() + b"\0" + _fingerprint(tm, self.opt_level).encode()).hexdigest()
@@ -203,12 +251,43 @@ class LLVMBackend:
         addrs = {n: (ctypes.cast(getattr(handle, symbols[n]), ctypes.c_void_p).value, sigs[n]) for n in names}
         timings["load"] = time.perf_counter() - t0
         out = LLVMKernels(names, handle, lib, compiled, timings, addrs)
+        out._info = {"file": lib.name, "symbols": symbols, "host": list(_host()), "signatures": sigs}
+        _LOADED[str(lib)] = out
+        return out
+
+    def load(self, directory: Path, info: dict):
+        """The library described by ``info`` (:meth:`LLVMKernels.library_info`) from
+        ``directory`` without reading or hashing the IR (warm start), or ``None`` when it
+        is missing or was built for another host CPU."""
+        try:
+            lib = Path(directory) / info["file"]
+            if list(info["host"]) != list(_host()) or not lib.exists():
+                return None
+            if str(lib) in _LOADED:
+                return _LOADED[str(lib)]
+            names, symbols = list(info["symbols"]), info["symbols"]
+            sigs = {n: info["signatures"][n] for n in names}
+            t0 = time.perf_counter()
+            handle = ctypes.CDLL(str(lib))
+            addrs = {n: (ctypes.cast(getattr(handle, symbols[n]), ctypes.c_void_p).value, sigs[n]) for n in names}
+        except (KeyError, TypeError, OSError, AttributeError):
+            return None
+        out = LLVMKernels(names, handle, lib, False, {"load": time.perf_counter() - t0}, addrs)
+        out._info = dict(info)
         _LOADED[str(lib)] = out
         return out
 
 
-def _signature(kernel_text: str):
-    return RESIDUAL_SIG if "signature residual" in kernel_text.split("\n", 1)[0] else KERNEL_SIG
+#: the word the kernel's header comment uses for its signature (read back by ``_signature``)
+_SIG_WORD = {RESIDUAL_ARGS: "residual", VECTOR_ARGS: "vector"}
+
+
+def _signature(kernel_text: str) -> str:
+    head = kernel_text.split("\n", 1)[0]
+    for word in ("residual", "vector"):
+        if f"signature {word}" in head:
+            return word
+    return "kernel"
 
 
 def _write_if_changed(path: Path, text: str) -> None:

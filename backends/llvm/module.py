@@ -12,6 +12,7 @@ Exported kernels have the drivers' C signature::
 
     void name(double t, double *y, double *p, double *out)              (KERNEL_ARGS)
     void name(double t, double *y, double *yp, double *p, double *out)  (RESIDUAL_ARGS)
+    void name(double t, double *y, double *p, double *v, double *out)   (VECTOR_ARGS)
 """
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # (the kernel contract, see symgen.drivers.common); without it every store to out would
 # force LLVM to reload the y and p values it has already read
 _PARAM = {"t": "double %t", "y": "ptr noalias readonly %y", "yp": "ptr noalias readonly %yp",
-          "p": "ptr noalias readonly %p", "out": "ptr noalias %out"}
+          "p": "ptr noalias readonly %p", "out": "ptr noalias %out",
+          "v": "ptr noalias readonly %v"}
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ def symbol_operands(kset: KernelSet) -> dict:
     m.update({s: ("%y", i) for i, s in enumerate(pb.states)})
     m.update({s: ("%p", i) for i, s in enumerate(pb.params)})
     m.update({s: ("%yp", i) for i, s in enumerate(kset.yp_symbols)})
+    m.update({s: ("%v", i) for i, s in enumerate(kset.v_symbols)})
     return m
 
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import jinja2
 
-from symgen.ir.kernels import RESIDUAL_ARGS, KernelSet
+from symgen.ir.kernels import RESIDUAL_ARGS, VECTOR_ARGS, KernelSet
 from symgen.ir.source import Source
 
 from .printer import NumbaPrinter
@@ -26,6 +26,7 @@ def _symbol_map(kset: KernelSet, kernel) -> dict:
     m.update({s: f"y[{i}]" for i, s in enumerate(pb.states)})
     m.update({s: f"p[{i}]" for i, s in enumerate(pb.params)})
     m.update({s: f"yp[{i}]" for i, s in enumerate(kset.yp_symbols)})
+    m.update({s: f"v[{i}]" for i, s in enumerate(kset.v_symbols)})
     m.update({a.target: f"c{i}" for i, a in enumerate(kernel.body)})
     return m
 
@@ -45,7 +46,7 @@ class NumbaBackend:
             views.append(SimpleNamespace(
                 name=k.name, args=k.args, lines=lines, zero_fill=k.zero_fill, out_size=k.out_size,
                 n_outputs=len(k.outputs), n_temps=len(k.body),
-                signature="SIG_RESIDUAL" if k.args == RESIDUAL_ARGS else "SIG"))
+                signature="SIG_RESIDUAL" if k.args in (RESIDUAL_ARGS, VECTOR_ARGS) else "SIG"))
         text = _ENV.get_template("numba_module.py.j2").render(kernels=views, key=key, version=version)
         parts = text.split("\n\n\n# kernel ")
         per_kernel = tuple((v.name, "# kernel " + part) for v, part in zip(views, parts[1:]))

@@ -10,6 +10,16 @@ any object with Numba's wrapper-address protocol).  Every kernel has the C signa
 * ``jacv`` writes the values of the sparse Jacobian in the order of its static CSR
   pattern (``indptr``, ``indices``) that the driver receives as arrays.
 
+Kernels that take a vector (compiled with ``sensitivities=True``; the adjoint's loss
+kernels) have a second signature, the same C type as the residual's::
+
+    void kernel(double t, const double *y, const double *p, const double *v, double *out)
+
+* ``jvp``  writes ``out = (df/dy) v``   (``n`` values; ``v`` has ``n`` entries);
+* ``vjp``  writes ``out = (df/dy)^T v`` (``n`` values);
+* ``pvjp`` writes ``out = (df/dp)^T v`` (one value per parameter);
+* loss kernels (:mod:`symgen.sensitivity.loss`) read data values from ``v``.
+
 The arrays passed to one call never overlap (the LLVM backend declares them
 ``noalias``).
 
@@ -19,14 +29,16 @@ every model, so a new model costs only its own kernels' compilation.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
+from numba import njit, objmode, types
+
+from ..progress import solve_report
 
 __all__ = [
     "KERNEL_SIG", "KERNEL_TYPE", "SUCCESS", "MAX_STEPS", "STEP_UNDERFLOW", "NONFINITE",
     "STIFF_DETECTED", "NEWTON_FAILED", "SINGULAR", "MESSAGES", "STAT_NAMES", "N_STATS",
     "ST_STEPS", "ST_ACCEPTED", "ST_REJECTED", "ST_NFEV", "ST_NJEV", "ST_NLU",
     "ST_NNEWTON", "ST_NSOLVE", "grow_rows", "grow_vec", "start_outputs", "finish_outputs",
-    "dense_segments", "all_finite",
+    "dense_segments", "all_finite", "report_progress", "record_step",
 ]
 
 _f64p = types.CPointer(types.float64)
@@ -168,3 +180,24 @@ def all_finite(a):
         if not np.isfinite(v):
             return False
     return True
+
+
+@njit(cache=True)
+def report_progress(t, steps):
+    """Hand ``t`` and the step count to the active progress reporter (Python, object
+    mode).  Drivers call it every few accepted steps, and only when reporting is on."""
+    with objmode():
+        solve_report(t, steps)
+
+
+@njit(cache=True)
+def record_step(ts, ys, m, t, y):
+    """Store the accepted time ``t`` and state ``y`` as row ``m`` (growing the buffers);
+    returns ``(ts, ys)``."""
+    if m >= ts.shape[0]:
+        ts = grow_vec(ts, m + 1)
+        ys = grow_rows(ys, m + 1)
+    ts[m] = t
+    for i in range(y.shape[0]):
+        ys[m, i] = y[i]
+    return ts, ys

@@ -35,7 +35,8 @@ from numba import njit
 
 from .common import (MAX_STEPS, N_STATS, NONFINITE, ST_ACCEPTED, ST_NFEV, ST_REJECTED,
                      ST_STEPS, STEP_UNDERFLOW, STIFF_DETECTED, SUCCESS, dense_segments,
-                     all_finite, finish_outputs, grow_rows, grow_vec, start_outputs)
+                     all_finite, finish_outputs, grow_rows, start_outputs,
+                     record_step, report_progress)
 
 __all__ = ["dopri5", "dopri5_dense_eval", "DOPRI5_TABLEAU"]
 
@@ -121,7 +122,8 @@ def _initial_step(rhs, t0, y0, f0, p, direction, rtol, atol, hmax, f1, y1):
 
 
 @njit(cache=True)
-def dopri5(rhs, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, dense, detect_stiff):
+def dopri5(rhs, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, dense, detect_stiff,
+           progress=0):
     """Integrate ``y' = rhs(t, y, p)`` from ``t0`` to ``tf`` with Dormand–Prince 5(4).
 
     Parameters
@@ -152,6 +154,9 @@ def dopri5(rhs, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, dense, d
     detect_stiff : bool
         Stop with ``STIFF_DETECTED`` at the current accepted time when the problem
         looks stiff.
+    progress : int
+        When positive, report ``t`` to :mod:`symgen.progress` every ``progress``
+        accepted steps (object-mode callback; 0 = never).
 
     Returns
     -------
@@ -267,6 +272,8 @@ def dopri5(rhs, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, dense, d
             hnew = h / fac
             facold = max(err, 1e-4)
             stats[ST_ACCEPTED] += 1
+            if progress > 0 and stats[ST_ACCEPTED] % progress == 0:
+                report_progress(t + h, stats[ST_STEPS])
             fail_nonfinite = False
 
             stiff = False
@@ -305,12 +312,7 @@ def dopri5(rhs, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, dense, d
                 K[0, i] = K[6, i]
 
             # store the step
-            if m >= ts.shape[0]:
-                ts = grow_vec(ts, m + 1)
-                ys = grow_rows(ys, m + 1)
-            ts[m] = t
-            for i in range(n):
-                ys[m, i] = y[i]
+            ts, ys = record_step(ts, ys, m, t, y)
             if dense:
                 if m - 1 >= cf.shape[0]:
                     cf = grow_rows(cf, m)

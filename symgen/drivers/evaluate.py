@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["call_kernel", "call_residual", "residual_from_rhs", "kernel_over_points"]
+__all__ = ["call_kernel", "call_residual", "residual_from_rhs", "kernel_over_points", "call_vector",
+           "vector_kernel_over_points"]
 
 
 @njit(cache=True)
@@ -41,3 +42,25 @@ def kernel_over_points(f, ts, ys, p, nout):
         for i in range(nout):
             out[k, i] = buf[i]
     return out
+
+
+@njit(cache=True)
+def call_vector(f, t, y, p, v, out):
+    """Vector-input kernel ``f(t, y, p, v, out)`` (JVP/VJP and loss kernels)."""
+    f(t, y.ctypes, p.ctypes, v.ctypes, out.ctypes)
+
+
+@njit(cache=True)
+def vector_kernel_over_points(f, ts, ys, p, vs, out):
+    """``out[k] = f(ts[k], ys[k], p, vs[k])`` for a vector-input kernel (rows contiguous)."""
+    y = np.empty(ys.shape[1])
+    v = np.empty(vs.shape[1])
+    buf = np.empty(out.shape[1])
+    for k in range(ts.shape[0]):
+        for i in range(ys.shape[1]):
+            y[i] = ys[k, i]
+        for i in range(vs.shape[1]):
+            v[i] = vs[k, i]
+        f(ts[k], y.ctypes, p.ctypes, v.ctypes, buf.ctypes)
+        for i in range(out.shape[1]):
+            out[k, i] = buf[i]

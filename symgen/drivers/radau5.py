@@ -37,13 +37,13 @@ from numba import njit
 
 from .common import (MAX_STEPS, N_STATS, NEWTON_FAILED, NONFINITE, SINGULAR, ST_ACCEPTED,
                      ST_NFEV, ST_NJEV, ST_NLU, ST_NNEWTON, ST_NSOLVE, ST_REJECTED, ST_STEPS,
-                     STEP_UNDERFLOW, SUCCESS, all_finite, dense_segments, finish_outputs, grow_rows, grow_vec,
-                     start_outputs)
+                     STEP_UNDERFLOW, SUCCESS, all_finite, dense_segments, finish_outputs,
+                     grow_rows, record_step, report_progress, start_outputs)
 from .sparse_lu import INDEX_DTYPE, sparse_lu_factor, sparse_lu_solve
 
 __all__ = ["radau5", "radau5_dense_eval", "lu_factor", "lu_solve", "lu_factor_real", "lu_solve_real",
            "lu_factor_complex", "lu_solve_complex", "RADAU_IIA_CONSTANTS", "NO_SPARSE_PLAN",
-           "dense_from_values_plan"]
+           "dense_from_values_plan", "load_jacobian"]
 
 #: The ``splan`` argument of :func:`radau5` for dense linear algebra with a dense Jacobian
 #: kernel ``jac`` (five empty arrays).
@@ -236,6 +236,25 @@ def _factor_newton(sparse, J, jv, fac1, ab, E1, E2, piv1, piv2, v1, v2, w1, w2, 
     return ier
 
 
+@njit(cache=True)
+def load_jacobian(jac, jacv, t, y, p, sparse, from_values, sp_ptr, sp_idx, J, jv):
+    """Evaluate the Jacobian at ``(t, y)``: its sparse values into ``jv`` (``sparse``), or
+    into the dense ``J`` from the values kernel (``from_values``, CSR ``sp_ptr, sp_idx``)
+    or from the dense kernel ``jac``.  Returns whether every value is finite."""
+    if sparse:
+        jacv(t, y.ctypes, p.ctypes, jv.ctypes)
+        return all_finite(jv)
+    if from_values:
+        jacv(t, y.ctypes, p.ctypes, jv.ctypes)
+        J[:, :] = 0.0
+        for i in range(J.shape[0]):
+            for kk in range(sp_ptr[i], sp_ptr[i + 1]):
+                J[i, sp_idx[kk]] = jv[kk]
+        return all_finite(jv)
+    jac(t, y.ctypes, p.ctypes, J.ctypes)
+    return all_finite(J)
+
+
 # ---------------------------------------------------------------------------------------
 # Small helpers
 # ---------------------------------------------------------------------------------------
@@ -297,7 +316,7 @@ def _underflow_status(reason):
 # ---------------------------------------------------------------------------------------
 @njit(cache=True)
 def radau5(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, dense, sparse,
-           splan):
+           splan, progress=0):
     """Integrate ``y' = rhs(t, y, p)`` from ``t0`` to ``tf`` with Radau IIA (order 5).
 
     Arguments: ``rhs``, ``jac`` (dense), ``jacv`` (sparse values) kernels
@@ -311,6 +330,8 @@ def radau5(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eva
     ``SparseLUPlan.arrays()`` = ``(perm, indptr, indices, diag, amap)`` (the Jacobian is
     then evaluated with ``jacv``), else dense LU with partial pivoting and ``jac``
     (``splan`` = :data:`NO_SPARSE_PLAN`).  One compiled signature serves both.
+    ``progress > 0`` reports ``t`` to :mod:`symgen.progress` every ``progress`` accepted
+    steps (0 = never).
 
     Returns ``(status, t_reached, ts, ys, coeffs, yeval, n_eval, stats)``: ``ts`` the
     accepted times including ``t0``, ``ys`` the states there, ``coeffs`` float64[m-1, 4, n]
@@ -429,19 +450,7 @@ def radau5(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eva
 
         # ---- Jacobian and Newton matrices ----------------------------------------------
         if need_jac:
-            if sparse:
-                jacv(t, y.ctypes, p.ctypes, jv.ctypes)
-                jfinite = all_finite(jv)
-            elif from_values:
-                jacv(t, y.ctypes, p.ctypes, jv.ctypes)
-                jfinite = all_finite(jv)
-                J[:, :] = 0.0
-                for i in range(n):
-                    for kk in range(sp_ptr[i], sp_ptr[i + 1]):
-                        J[i, sp_idx[kk]] = jv[kk]
-            else:
-                jac(t, y.ctypes, p.ctypes, J.ctypes)
-                jfinite = all_finite(J)
+            jfinite = load_jacobian(jac, jacv, t, y, p, sparse, from_values, sp_ptr, sp_idx, J, jv)
             stats[ST_NJEV] += 1
             if not jfinite:
                 status = NONFINITE
@@ -647,6 +656,8 @@ def radau5(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eva
             first = False
             n_acc += 1
             stats[ST_ACCEPTED] += 1
+            if progress > 0 and stats[ST_ACCEPTED] % progress == 0:
+                report_progress(t + h, stats[ST_STEPS])
             if n_acc > 1:
                 # Gustafsson's predictive controller
                 facgus = (hacc / h) * (err * err / erracc) ** 0.25 / SAFE
@@ -671,12 +682,7 @@ def radau5(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eva
                 Q[2, i] = P31 * z1 + P32 * z2 + P33 * z3
 
             # store the step
-            if m >= ts.shape[0]:
-                ts = grow_vec(ts, m + 1)
-                ys = grow_rows(ys, m + 1)
-            ts[m] = t
-            for i in range(n):
-                ys[m, i] = y[i]
+            ts, ys = record_step(ts, ys, m, t, y)
             if dense:
                 if m - 1 >= cf.shape[0]:
                     cf = grow_rows(cf, m)

@@ -48,7 +48,7 @@ from numba import njit
 
 __all__ = ["SparseLUPlan", "make_plan", "save_plan", "load_plan", "symmetric_adjacency",
            "minimum_degree_order", "rcm_order", "symbolic_lu", "sparse_lu_factor", "sparse_lu_solve",
-           "PIVOT_RTOL", "INDEX_DTYPE"]
+           "PIVOT_RTOL", "INDEX_DTYPE", "ilu0_plan", "gmres", "assemble_shifted"]
 
 #: A pivot is rejected when ``|pivot| <= PIVOT_RTOL * max|row of s I - J|``.
 PIVOT_RTOL = 1e-14
@@ -186,6 +186,30 @@ def make_plan(indptr, indices, n, ordering: str = "auto", dense_row_factor: floa
     nnz_a = int(indices.size + n - np.count_nonzero(_has_diag(indptr, indices, n)))
     return SparseLUPlan(n, perm, iperm, lu_ptr, lu_idx, diag, amap, nnz_a, int(nnz_lu), int(flops), best,
                         {k: (int(v[5]), int(v[6])) for k, v in results.items()}, secs)
+
+
+def ilu0_plan(indptr, indices, n) -> SparseLUPlan:
+    """A plan whose factor pattern is the pattern of ``J + I`` itself (natural order, no
+    fill): :func:`sparse_lu_factor` on it computes the incomplete factorization ILU(0)
+    (updates outside the pattern are dropped), the preconditioner of the Krylov solver
+    (:func:`gmres`)."""
+    indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+    indices = np.ascontiguousarray(indices, dtype=np.int64)
+    n = int(n)
+    if indptr.shape != (n + 1,) or indptr[-1] != indices.size:
+        raise ValueError("inconsistent CSR pattern")
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+    key = np.unique(np.concatenate([rows * n + indices, np.arange(n, dtype=np.int64) * (n + 1)]))
+    pr, pc = key // n, key % n
+    ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(pr, minlength=n), out=ptr[1:])
+    diag = np.searchsorted(key, np.arange(n, dtype=np.int64) * (n + 1)).astype(np.int64)
+    amap = _value_map(ptr, pc, rows, indices)
+    perm = np.arange(n, dtype=np.int64)
+    nnz = int(pc.size)
+    flops = int(np.sum(np.diff(ptr) ** 2))  # rough: a row's L entries times its U entries
+    return SparseLUPlan(n, *(np.ascontiguousarray(a, dtype=INDEX_DTYPE) for a in (perm, perm, ptr, pc, diag, amap)),
+                        nnz, nnz, flops, "ilu0", {"ilu0": (nnz, flops)}, {})
 
 
 _PLAN_ARRAYS = ("perm", "iperm", "indptr", "indices", "diag", "amap")
@@ -620,3 +644,138 @@ def sparse_lu_solve(indptr, indices, diag, perm, vals, b, work):
         work[i] = acc * vals[diag[i]]
     for i in range(n):
         b[perm[i]] = work[i]
+
+
+# ---------------------------------------------------------------------------------------
+# Krylov solver: restarted GMRES for (I - c J) x = b, right-preconditioned with the
+# (incomplete) factors of s_lu I - J
+# ---------------------------------------------------------------------------------------
+@njit(cache=True)
+def _newton_op(indptr, indices, perm, avals, s_lu, c, scale, v, out, tmp):
+    """``out = S^-1 (I - c J) S v`` with ``J = s_lu I - A`` (``A`` in the plan's order)."""
+    n = v.shape[0]
+    for i in range(n):
+        tmp[i] = v[i] * scale[i]
+    a0 = 1.0 - c * s_lu
+    for i in range(n):
+        acc = 0.0
+        for q in range(indptr[i], indptr[i + 1]):
+            acc += avals[q] * tmp[perm[indices[q]]]
+        r = perm[i]
+        out[r] = (a0 * tmp[r] + c * acc) / scale[r]
+
+
+@njit(cache=True)
+def gmres(indptr, indices, diag, perm, avals, luv, s_lu, c, scale, b, x, restart, max_iter, tol,
+          V, H, cs, sn, g, z, tmp, work):
+    """Solve ``(I - c J) x = b`` to ``||S^-1 r||_2 / sqrt(n) <= tol`` (``S = diag(scale)``).
+
+    ``avals`` holds ``A = s_lu I - J`` on the plan's pattern and ``luv`` its (incomplete or
+    complete) factors; the preconditioner is ``(c_lu A)^-1`` with ``c_lu = 1 / s_lu``.
+    Right preconditioning, modified Gram-Schmidt Arnoldi, Givens rotations, restarts
+    every ``restart`` iterations, at most ``max_iter`` iterations.  ``x`` starts at 0.
+    Work arrays: ``V (restart+1, n)``, ``H (restart+1, restart)``, ``cs``, ``sn``, ``g``
+    (``restart + 1``), ``z``, ``tmp``, ``work`` (``n``).  Returns the iterations done,
+    negated if the tolerance was not reached.
+    """
+    n = b.shape[0]
+    for i in range(n):
+        x[i] = 0.0
+    if n == 0:
+        return 0
+    target = tol * np.sqrt(n)
+    it = 0
+    # residual of x = 0, scaled
+    for i in range(n):
+        V[0, i] = b[i] / scale[i]
+    while True:
+        beta = 0.0
+        for i in range(n):
+            beta += V[0, i] * V[0, i]
+        beta = np.sqrt(beta)
+        if beta <= target:
+            return it
+        if it >= max_iter:
+            return -it
+        for i in range(n):
+            V[0, i] /= beta
+        for k in range(restart + 1):
+            g[k] = 0.0
+        g[0] = beta
+        kdone = 0
+        for k in range(restart):
+            # z = M^-1 v_k (scaled space), w = op(z)
+            for i in range(n):
+                tmp[i] = V[k, i] * scale[i] * s_lu
+            sparse_lu_solve(indptr, indices, diag, perm, luv, tmp, work)
+            for i in range(n):
+                z[i] = tmp[i] / scale[i]
+            _newton_op(indptr, indices, perm, avals, s_lu, c, scale, z, V[k + 1], tmp)
+            for j in range(k + 1):
+                h = 0.0
+                for i in range(n):
+                    h += V[j, i] * V[k + 1, i]
+                H[j, k] = h
+                for i in range(n):
+                    V[k + 1, i] -= h * V[j, i]
+            hn = 0.0
+            for i in range(n):
+                hn += V[k + 1, i] * V[k + 1, i]
+            hn = np.sqrt(hn)
+            H[k + 1, k] = hn
+            if hn > 0.0:
+                for i in range(n):
+                    V[k + 1, i] /= hn
+            for j in range(k):
+                a = H[j, k]
+                bb = H[j + 1, k]
+                H[j, k] = cs[j] * a + sn[j] * bb
+                H[j + 1, k] = -sn[j] * a + cs[j] * bb
+            a = H[k, k]
+            bb = H[k + 1, k]
+            r = np.sqrt(a * a + bb * bb)
+            if r == 0.0:
+                cs[k] = 1.0
+                sn[k] = 0.0
+            else:
+                cs[k] = a / r
+                sn[k] = bb / r
+            H[k, k] = r
+            H[k + 1, k] = 0.0
+            g[k + 1] = -sn[k] * g[k]
+            g[k] = cs[k] * g[k]
+            it += 1
+            kdone = k + 1
+            if abs(g[k + 1]) <= target or it >= max_iter or hn == 0.0:
+                break
+        # y = H^-1 g (upper triangular), x += M^-1 (V y) in the original space
+        for j in range(kdone - 1, -1, -1):
+            acc = g[j]
+            for l in range(j + 1, kdone):
+                acc -= H[j, l] * g[l]
+            g[j] = acc / H[j, j] if H[j, j] != 0.0 else 0.0
+        for i in range(n):
+            acc = 0.0
+            for j in range(kdone):
+                acc += V[j, i] * g[j]
+            tmp[i] = acc * scale[i] * s_lu
+        sparse_lu_solve(indptr, indices, diag, perm, luv, tmp, work)
+        for i in range(n):
+            x[i] += tmp[i]
+        # new residual b - op(x), scaled, into V[0]
+        for i in range(n):
+            z[i] = x[i] / scale[i]
+        _newton_op(indptr, indices, perm, avals, s_lu, c, scale, z, V[1], tmp)
+        for i in range(n):
+            V[0, i] = b[i] / scale[i] - V[1, i]
+
+
+@njit(cache=True)
+def assemble_shifted(indptr, diag, amap, jv, s, avals):
+    """``avals`` = ``s I - J`` on the plan's pattern (``J`` from its CSR values ``jv``)."""
+    for q in range(avals.shape[0]):
+        avals[q] = 0.0
+    for k in range(jv.shape[0]):
+        avals[amap[k]] -= jv[k]
+    for i in range(diag.shape[0]):
+        avals[diag[i]] += s

@@ -278,6 +278,7 @@ class _Parser:
     def __init__(self, path: Path):
         self.path, self.params, self.psym, self.funcs, self.fsym = path, {}, {}, {}, {}
         self.species, self.sidx, self.reactions, self.groups, self.rates = [], set(), [], {}, {}
+        self.known = {}   # index token -> int, for tokens already checked against the species
         self.param_lookup = lambda name, called: None if called else self.psym.get(name)
         self.rate_lookup = lambda name, called: self.fsym.get(name) if called else self.psym.get(
             name, self.fsym.get(name))
@@ -292,10 +293,16 @@ class _Parser:
             return _ExprParser(text, lookup, lambda m, tok: self.error(m, line, tok)).result
 
     def index(self, tok, line, what="species", known=True):
+        if known:
+            i = self.known.get(tok)
+            if i is not None:
+                return i
         if not tok.isdigit():
             raise self.error(f"{what} index is not a non-negative integer", line, tok)
         if known and tok != "0" and int(tok) not in self.sidx:
             raise self.error(f"unknown species index in a {what} line", line, tok)
+        if known:
+            self.known[tok] = int(tok)
         return int(tok)
 
     def run(self, text: str, name: str) -> BNGNetwork:
@@ -453,7 +460,8 @@ def compile_bionetgen(path, *, backend: str = "llvm", derived: str = "substitute
     net = load_bionetgen(path)
     h = hashlib.sha256()
     for part in (Path(path).read_bytes(), Path(__file__).read_bytes(), _generator_fingerprint().encode(),
-                 json.dumps([backend, derived, {k: repr(v) for k, v in sorted(options.items())}]).encode()):
+                 json.dumps([backend, derived, {k: repr(v) for k, v in sorted(options.items())
+                                                if k != "progress"}]).encode()):
         h.update(hashlib.sha256(part).digest())
     index = cache_root() / "bionetgen" / f"{h.hexdigest()}.json"
     if index.exists():

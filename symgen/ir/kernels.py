@@ -8,12 +8,15 @@ import sympy as sp
 from .problem import Problem
 from .system import Sparsity
 
-__all__ = ["Assign", "Kernel", "KernelSet", "KERNEL_ARGS", "RESIDUAL_ARGS"]
+__all__ = ["Assign", "Kernel", "KernelSet", "KERNEL_ARGS", "RESIDUAL_ARGS", "VECTOR_ARGS"]
 
 #: argument roles of the ordinary kernel signature ``void(t, y*, p*, out*)``
 KERNEL_ARGS = ("t", "y", "p", "out")
 #: argument roles of the residual signature ``void(t, y*, yp*, p*, out*)``
 RESIDUAL_ARGS = ("t", "y", "yp", "p", "out")
+#: argument roles of the vector-input signature ``void(t, y*, p*, v*, out*)`` (JVP/VJP
+#: kernels: ``v`` is the vector the Jacobian is applied to; loss kernels: data values)
+VECTOR_ARGS = ("t", "y", "p", "v", "out")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,7 @@ class KernelSet:
     jac: Sparsity
     pjac: Sparsity
     yp_symbols: tuple = ()
+    v_symbols: tuple = ()
 
     def get(self, name: str) -> Kernel:
         for k in self.kernels:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .drivers.common import MESSAGES, STAT_NAMES, SUCCESS
+SUCCESS = 0   # symgen.opt.drivers.common.SUCCESS (not imported: that module needs Numba)
 
 __all__ = ["OptResult"]
 
@@ -77,11 +77,13 @@ class OptResult:
 
     @staticmethod
     def message_for(status: int, iterations: int, extra: str = "") -> str:
+        from .drivers.common import MESSAGES
         msg = MESSAGES.get(int(status), f"status {status}")
         msg = f"{msg} (after {iterations} iterations)"
         return msg + (f"; {extra}" if extra else "")
 
     @staticmethod
     def stats_dict(stats) -> dict:
+        from .drivers.common import STAT_NAMES
         return {name: int(v) for name, v in zip(STAT_NAMES, stats)}
 

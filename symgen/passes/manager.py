@@ -32,6 +32,7 @@ class PassContext:
     dump: frozenset = frozenset()
     verify: bool = False
     disabled: frozenset = frozenset()
+    progress: object = None   # a symgen.progress.Progress (stage lines), or None
 
     @classmethod
     def from_env(cls, options: dict | None = None) -> "PassContext":
@@ -71,8 +72,12 @@ def timed_pass(name: str, *, optional: bool = False, verifier=None):
                 ctx.timings[name] = 0.0
                 return ir
             t0 = time.perf_counter()
+            if ctx.progress is not None:
+                ctx.progress.start(name)
             out = fn(ir, ctx)
             ctx.timings[name] = time.perf_counter() - t0
+            if ctx.progress is not None:
+                ctx.progress.stage(name, ctx.timings[name])
             if ctx.verify and verifier is not None:
                 verifier(out)
             if name in ctx.dump or "all" in ctx.dump:

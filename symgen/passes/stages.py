@@ -47,7 +47,7 @@ def derive_pass(pb: Problem, ctx: PassContext) -> System:
 @timed_pass("lower", verifier=verify_kernels)
 def lower_pass(system: System, ctx: PassContext) -> KernelSet:
     from ..rewrite import op_counts
-    ks = lower(system)
+    ks = lower(system, vector=bool(ctx.options.get("sensitivities")))
     ctx.notes["ops_kernels"] = {k.name: op_counts(k.ops())["total"] for k in ks.kernels}
     return ks
 

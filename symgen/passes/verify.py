@@ -51,7 +51,7 @@ def verify_system(s: System) -> None:
 
 def verify_kernels(ks: KernelSet) -> None:
     pb = ks.problem
-    base = set(pb.states) | set(pb.params) | {pb.t} | set(ks.yp_symbols)
+    base = set(pb.states) | set(pb.params) | {pb.t} | set(ks.yp_symbols) | set(ks.v_symbols)
     for k in ks.kernels:
         defined = set(base)
         for a in k.body:

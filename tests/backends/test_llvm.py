@@ -334,3 +334,33 @@ def test_no_fast_math_flags_in_the_ir(lorenz_models):
     text = lorenz_models[0].source()
     for flag in (" fast ", " contract ", " reassoc ", " afn ", " nnan ", " ninf ", " nsz ", " arcp "):
         assert flag not in text
+
+
+def test_warm_load_skips_the_ir_and_checks_the_host(tmp_cache, examples_path):
+    """A cached model loads its shared library from the manifest without reading the IR;
+    a library recorded for another host CPU is rebuilt from the IR instead."""
+    import json
+
+    import van_der_pol
+    from symgen.backends.llvm import backend as llvm_backend
+    from symgen.cache import entry_dir
+    from symgen.ir.source import Source, SourceFile
+    from symgen.pipeline import load_compiled
+
+    cold = sg.compile(van_der_pol.build(), backend="llvm")
+    y, p = np.array([2.0, -0.3]), cold.param_vector({})
+    expect = cold.rhs(0.0, y, p)
+    llvm_backend._LOADED.clear()
+    warm = load_compiled(cold.problem, cold.key, "llvm")
+    assert isinstance(warm.irs["source"], SourceFile) and not warm.kernels.compiled
+    np.testing.assert_array_equal(warm.rhs(0.0, y, p), expect)
+    assert warm.source("rhs") == cold.source("rhs")
+    # a manifest from another machine: the library is not trusted, the IR is built again
+    path = entry_dir(cold.key) / "manifest.json"
+    man = json.loads(path.read_text())
+    man["library"]["host"] = ["other-triple", "other-cpu", "+nothing"]
+    path.write_text(json.dumps(man))
+    llvm_backend._LOADED.clear()
+    again = load_compiled(cold.problem, cold.key, "llvm")
+    assert isinstance(again.irs["source"], Source)
+    np.testing.assert_array_equal(again.rhs(0.0, y, p), expect)

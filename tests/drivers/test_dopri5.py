@@ -69,7 +69,7 @@ def run(rhs, t0, tf, y0, p, rtol, atol, h0=0.0, hmax=0.0, max_steps=1000000, t_e
     atol = np.full(y0.shape[0], atol, dtype=np.float64) if np.isscalar(atol) else np.asarray(atol, float)
     return dopri5(rhs, float(t0), float(tf), y0, np.asarray(p, dtype=np.float64), float(rtol),
                   atol, float(h0), float(hmax), int(max_steps),
-                  np.asarray(t_eval, dtype=np.float64), bool(dense), bool(detect_stiff))
+                  np.asarray(t_eval, dtype=np.float64), bool(dense), bool(detect_stiff), 0)
 
 
 # ---- the tableau against the Runge–Kutta order conditions ----------------------------

@@ -132,7 +132,7 @@ def run(rhs, jac, t0, tf, y0, p, rtol, atol, h0=0.0, hmax=0.0, max_steps=100000,
     return radau5(rhs, jac, jacv if sparse else jac, float(t0), float(tf), y0,
                   np.asarray(p, dtype=np.float64), float(rtol), atol, float(h0), float(hmax),
                   int(max_steps), np.asarray(t_eval, dtype=np.float64), bool(dense), sparse,
-                  splan.arrays() if sparse else NO_SPARSE_PLAN)
+                  splan.arrays() if sparse else NO_SPARSE_PLAN, 0)
 
 
 # ---- references (computed once) -------------------------------------------------------

@@ -1,0 +1,191 @@
+"""Compiled backward drivers of the continuous adjoint (see :mod:`symgen.sensitivity.adjoint`).
+
+Between two checkpoints the forward solution ``x(t)`` is known through the dense output
+of a forward re-solve (``ts``, ``coeffs`` of :func:`~symgen.drivers.dopri5.dopri5`,
+``kind = 0``, or of :func:`~symgen.drivers.radau5.radau5`, ``kind = 1``).  The drivers
+integrate, from ``t_hi`` down to ``t_lo``, the adjoint state ``z = (lam, mu, q)``::
+
+    lam' = -(J^T lam + h_x),   mu' = -(F_p^T lam + h_p),   q' = -h
+
+with ``J = df/dy``, ``F_p = df/dp`` at ``(t, x(t), p)`` and ``h`` the integrand of the
+loss (absent unless ``has_quad``), so that ``mu(t0) = integral of lam^T F_p + h_p`` and
+``q(t0) = integral of h`` when both start at 0 at the final time.
+
+* :func:`adjoint_explicit` (here): Dormand-Prince 5(4) with its embedded error
+  estimate (on ``lam`` and ``q``; on ``mu`` too when its ``atol`` entries are finite);
+  ``J^T lam`` and ``F_p^T lam`` come from the generated ``vjp``/``pvjp`` kernels (no
+  matrix is formed).
+* stiff models: Radau IIA drivers in :mod:`symgen.drivers.adjoint_stiff`.
+
+Kernels follow :mod:`symgen.drivers.common` (``vjp``, ``pvjp`` and the loss integrand
+``quad`` with the vector signature; ``quad`` writes ``[h, h_x (n), h_p (m)]``).
+Status codes are those of :mod:`symgen.drivers.common`.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .common import (MAX_STEPS, NONFINITE, ST_ACCEPTED, ST_NFEV, ST_REJECTED, ST_STEPS,
+                     STEP_UNDERFLOW, SUCCESS)
+from .dopri5 import DOPRI5_TABLEAU
+from .radau5 import RADAU_IIA_CONSTANTS
+
+__all__ = ["dense_state", "adjoint_explicit", "DENSE_DOPRI5", "DENSE_RADAU5"]
+
+DENSE_DOPRI5, DENSE_RADAU5 = 0, 1
+_DP_A = np.ascontiguousarray(DOPRI5_TABLEAU["A"])
+_DP_C = np.ascontiguousarray(DOPRI5_TABLEAU["c"])
+_DP_E = np.ascontiguousarray(DOPRI5_TABLEAU["e"])
+_RA = np.ascontiguousarray(RADAU_IIA_CONSTANTS["A"])
+_RC = np.ascontiguousarray(RADAU_IIA_CONSTANTS["c"])
+_RDD = np.ascontiguousarray(RADAU_IIA_CONSTANTS["dd"])
+_RGAMMA = float(RADAU_IIA_CONSTANTS["gamma"])
+# embedded order-3 quadrature (the RADAU5 error formula): h (g0 f(t_n) + sum d_j f(t_j))
+# estimates the error of the order-5 Radau quadrature of mu and q (no filtering needed)
+_RG0 = 1.0 / _RGAMMA
+_RD = np.ascontiguousarray(np.linalg.solve((_RC[:, None] ** np.arange(3)[None, :]).T,
+                                           np.array([-_RG0, 0.0, 0.0])))
+EPS = 2.220446049250313e-16
+
+
+@njit(cache=True)
+def dense_state(ts, cf, kind, t, x):
+    """Write the forward dense output at ``t`` into ``x`` (``ts`` ascending)."""
+    m = ts.shape[0]
+    k = np.searchsorted(ts, t, side="right") - 1
+    k = min(max(k, 0), m - 2)
+    s = (t - ts[k]) / (ts[k + 1] - ts[k])
+    if kind == DENSE_DOPRI5:
+        s1 = 1.0 - s
+        for i in range(x.shape[0]):
+            x[i] = cf[k, 0, i] + s * (cf[k, 1, i] + s1 * (cf[k, 2, i] + s * (cf[k, 3, i] + s1 * cf[k, 4, i])))
+    else:
+        for i in range(x.shape[0]):
+            x[i] = cf[k, 0, i] + s * (cf[k, 1, i] + s * (cf[k, 2, i] + s * cf[k, 3, i]))
+
+
+@njit(cache=True)
+def _adjoint_rhs(vjp, pvjp, quad, has_quad, ts, cf, kind, t, z, p, n, m, x, lam, gl, gp, qb, nodata, dz):
+    dense_state(ts, cf, kind, t, x)
+    for i in range(n):
+        lam[i] = z[i]
+    vjp(t, x.ctypes, p.ctypes, lam.ctypes, gl.ctypes)
+    pvjp(t, x.ctypes, p.ctypes, lam.ctypes, gp.ctypes)
+    if has_quad:
+        quad(t, x.ctypes, p.ctypes, nodata.ctypes, qb.ctypes)
+        for i in range(n):
+            dz[i] = -(gl[i] + qb[1 + i])
+        for j in range(m):
+            dz[n + j] = -(gp[j] + qb[1 + n + j])
+        dz[n + m] = -qb[0]
+    else:
+        for i in range(n):
+            dz[i] = -gl[i]
+        for j in range(m):
+            dz[n + j] = -gp[j]
+        dz[n + m] = 0.0
+
+
+@njit(cache=True)
+def adjoint_explicit(vjp, pvjp, quad, has_quad, ts, cf, kind, t_hi, t_lo, stops, jumps, z, p, n, m, rtol,
+                     atol, h0, max_steps, stats):
+    """Integrate ``z`` (length ``n + m + 1``, updated in place) from ``t_hi`` down to
+    ``t_lo`` with Dormand-Prince 5(4), adding ``jumps[s]`` to ``z[:n+m]`` on reaching
+    ``stops[s]`` (descending, inside ``[t_lo, t_hi]``: the point terms of the loss).
+
+    ``atol`` has one entry per component of ``z``; an infinite entry leaves that
+    component out of the error test (the quadratures ``mu``, ``q`` by default).
+    Returns ``(status, t reached, last step size)``."""
+    t = t_hi
+    h = h0
+    for s in range(stops.shape[0] + 1):
+        target = stops[s] if s < stops.shape[0] else t_lo
+        if target < t:
+            status, t, h = _explicit_segment(vjp, pvjp, quad, has_quad, ts, cf, kind, t, target, z, p, n, m,
+                                             rtol, atol, h, max_steps, stats)
+            if status != SUCCESS:
+                return status, t, h
+        if s < stops.shape[0]:
+            for i in range(n + m):
+                z[i] += jumps[s, i]
+    return SUCCESS, t, h
+
+
+@njit(cache=True)
+def _explicit_segment(vjp, pvjp, quad, has_quad, ts, cf, kind, t_hi, t_lo, z, p, n, m, rtol, atol,
+                      h0, max_steps, stats):
+    """One stretch of :func:`adjoint_explicit` without jumps."""
+    N = z.shape[0]
+    K = np.empty((7, N))
+    zs = np.empty(N)
+    zn = np.empty(N)
+    x = np.empty(n)
+    lam = np.empty(max(n, 1))
+    gl = np.empty(max(n, 1))
+    gp = np.empty(max(m, 1))
+    qb = np.empty(1 + n + m)
+    nodata = np.zeros(1)
+    t = t_hi
+    span = t_hi - t_lo
+    if span <= 0.0:
+        return SUCCESS, t, h0
+    h = min(abs(h0), span) if h0 != 0.0 else span * 1e-3
+    _adjoint_rhs(vjp, pvjp, quad, has_quad, ts, cf, kind, t, z, p, n, m, x, lam, gl, gp, qb, nodata, K[0])
+    stats[ST_NFEV] += 1
+    reject = False
+    steps = 0
+    while t > t_lo:
+        if steps >= max_steps:
+            return MAX_STEPS, t, h
+        if h < 16.0 * EPS * max(abs(t), 1.0):
+            return STEP_UNDERFLOW, t, h
+        last = h >= t - t_lo
+        if last:
+            h = t - t_lo
+        hs = -h  # signed step (backwards in time)
+        for s in range(1, 7):
+            for i in range(N):
+                acc = z[i]
+                for j in range(s):
+                    acc += hs * _DP_A[s, j] * K[j, i]
+                zs[i] = acc
+            _adjoint_rhs(vjp, pvjp, quad, has_quad, ts, cf, kind, t + _DP_C[s] * hs, zs, p, n, m,
+                         x, lam, gl, gp, qb, nodata, K[s])
+        stats[ST_NFEV] += 6
+        steps += 1
+        stats[ST_STEPS] += 1
+        for i in range(N):
+            zn[i] = zs[i]  # stage 7 is evaluated at the order-5 solution
+        err = 0.0
+        finite = True
+        for i in range(N):
+            e = 0.0
+            for j in range(7):
+                e += _DP_E[j] * K[j, i]
+            sk = atol[i] + rtol * max(abs(z[i]), abs(zn[i]))
+            r = hs * e / sk if sk > 0.0 else (0.0 if hs * e == 0.0 else np.inf)
+            err += r * r
+            if not np.isfinite(zn[i]):
+                finite = False
+        err = np.sqrt(err / N) if N > 0 else 0.0
+        if not finite or not np.isfinite(err):
+            h *= 0.1
+            reject = True
+            if h < 16.0 * EPS * max(abs(t), 1.0):
+                return NONFINITE, t, h
+            continue
+        fac = 0.9 * err ** -0.2 if err > 0.0 else 10.0
+        if err <= 1.0:
+            t = t_lo if last else t + hs
+            for i in range(N):
+                z[i] = zn[i]
+                K[0, i] = K[6, i]
+            stats[ST_ACCEPTED] += 1
+            h *= min(1.0 if reject else 10.0, max(0.2, fac))
+            reject = False
+        else:
+            stats[ST_REJECTED] += 1
+            h *= min(1.0, max(0.2, fac))
+            reject = True
+    return SUCCESS, t, h
