@@ -9,6 +9,7 @@ __all__ = [
     "SymgenError", "ModelError", "UndeclaredSymbolError", "MissingEquationError",
     "DuplicateEquationError", "MissingValueError", "NonFiniteValueError",
     "UnsupportedFunctionError", "BackendError", "SolverError",
+    "NonSmoothError", "NonFiniteStartError", "IndexRangeError",
 ]
 
 
@@ -70,3 +71,17 @@ class BackendError(SymgenError):
 
 class SolverError(SymgenError):
     """Bad solver options (unknown method, bad tolerances, bad time span)."""
+
+
+class NonSmoothError(ModelError):
+    """An optimization objective or constraint uses a non-differentiable function
+    (Abs, Max, Min, Heaviside, Piecewise, sign, floor, ...)."""
+
+
+class NonFiniteStartError(SymgenError):
+    """The objective or a constraint is NaN/Inf at the initial point (the message names
+    the term, the index point and the variable values)."""
+
+
+class IndexRangeError(ModelError):
+    """An indexed variable or parameter is accessed outside its shape in a sum or forall."""
