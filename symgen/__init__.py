@@ -18,6 +18,7 @@ from .errors import __all__ as _errors_all
 from .pipeline import compile, run_pipeline
 from .show import report, show
 from . import io  # noqa: E402  (importers: sg.io.load_bionetgen)
+from .aot import export  # noqa: E402  (ahead-of-time export: sg.export)
 
 __all__ = ["__version__", "time", "states", "params", "D", "ODESystem", "compile", "run_pipeline",
-           "show", "report", "io", *_errors_all]
+           "show", "report", "io", "export", *_errors_all]

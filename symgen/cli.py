@@ -1,4 +1,4 @@
-"""Command line: ``symgen compile|solve|show MODEL`` where MODEL is ``file.py:name``.
+"""Command line: ``symgen compile|solve|show|export MODEL`` where MODEL is ``file.py:name``.
 
 ``name`` is an ``ODESystem`` object or a function returning one, defined in the file.
 """
@@ -57,7 +57,15 @@ def main(argv=None) -> int:
             s.add_argument("--rtol", type=float, default=1e-6)
             s.add_argument("--atol", type=float, default=1e-9)
             s.add_argument("--json", action="store_true", help="print the final state as JSON")
+    ex = sub.add_parser("export", help="standalone artifact: python package or C library + header")
+    ex.add_argument("model", help="FILE.py:NAME")
+    ex.add_argument("--target", choices=("python", "c"), required=True)
+    ex.add_argument("--out", required=True, help="output directory")
+    ex.add_argument("--name", default=None, help="library/package name (a C identifier)")
+    ex.add_argument("--no-cache", action="store_true")
     args = ap.parse_args(argv)
+    if args.cmd == "export":
+        return _export(args)
     from .pipeline import compile as sg_compile
     from .show import report
     try:
@@ -85,6 +93,24 @@ def main(argv=None) -> int:
     except SymgenError as exc:
         print(f"symgen: error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _export(args) -> int:
+    from .aot import export
+    command = f"symgen export {args.model} --target {args.target} --out {args.out}"
+    if args.name:
+        command += f" --name {args.name}"
+    try:
+        system = load_model_object(args.model)
+        res = export(system, target=args.target, out=args.out, name=args.name, command=command,
+                     cache=not args.no_cache)
+    except SymgenError as exc:
+        print(f"symgen: error: {exc}", file=sys.stderr)
+        return 2
+    t = res.timings
+    print(f"exported {res.manifest['name']!r} ({args.target}) to {res.directory}: {res.library.name}; "
+          f"compile {t['compile']:.2f} s, kernels object {t['kernels_object']:.2f} s, link {t['link']:.2f} s")
     return 0
 
 

@@ -70,3 +70,10 @@ class BackendError(SymgenError):
 
 class SolverError(SymgenError):
     """Bad solver options (unknown method, bad tolerances, bad time span)."""
+
+
+class ExportError(SymgenError):
+    """Exporting a compiled model to a standalone artifact failed."""
+
+
+__all__ += ["ExportError"]
