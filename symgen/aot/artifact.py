@@ -96,10 +96,14 @@ def write_artifact(model, source, target: str, out, *, prefix: str, object_code:
     if src.exists():
         shutil.rmtree(src)
     kernels = native.kernel_table(model, source)
+    from ..solve import choose_linear_solver, sparse_plan
+    plan = sparse_plan(model)
+    auto_sparse = bool(choose_linear_solver(model, "auto")[0])
     files = {
         "src/kernels.ll": source.text,
         f"src/{prefix}_model.c": native.model_c(prefix, model, kernels, __version__),
-        f"src/{prefix}.h": native.model_header(prefix, model, kernels, __version__),
+        f"src/{prefix}.h": native.model_header(prefix, model, kernels, __version__, auto_sparse),
+        f"src/{prefix}_plan.c": native.plan_c(prefix, plan),
         "src/radau5_constants.h": native.radau_constants_header(),
         "src/build.sh": native.build_script(prefix),
     }
@@ -148,6 +152,8 @@ def write_artifact(model, source, target: str, out, *, prefix: str, object_code:
         "kernels": {k.name: {"c_name": f"{prefix}_{k.name}", "symbol": k.symbol, "out_size": k.out_size}
                     for k in kernels},
         "steppers": {"dopri5": f"{prefix}_dopri5", "radau5": f"{prefix}_radau5"},
+        "linear_solver_auto": "sparse" if auto_sparse else "dense",
+        "sparse_lu": {"ordering": plan.ordering, "nnz_lu": int(plan.nnz_lu), "flops": int(plan.flops)},
         "status_codes": {"0": "success", "1": "max_steps", "2": "step_underflow", "3": "nonfinite",
                          "4": "stiff_detected", "5": "newton_failed", "6": "singular"},
         "target_machine": target_info,

@@ -138,7 +138,7 @@ int main(void) {
     double y0[3] = {1.0, 0.0, 0.0}, p[3] = {P_VALUES}, atol[3] = {1e-10, 1e-10, 1e-10};
     double te[3] = {1.0, 10.0, 100.0};
     sg_result r;
-    int64_t st = exp_robertson_radau5(0.0, 100.0, y0, p, 1e-6, atol, 0.0, 0.0, 100000, te, 3, 0, &r);
+    int64_t st = exp_robertson_radau5(0.0, 100.0, y0, p, 1e-6, atol, 0.0, 0.0, 100000, te, 3, 0, 0, &r);
     printf("radau5 %lld %lld %lld\n", (long long)st, (long long)r.m, (long long)r.stats[SG_ST_NJEV]);
     for (int k = 0; k < r.n_eval; k++)
         printf("%.17g %.17g %.17g\n", r.yeval[3 * k], r.yeval[3 * k + 1], r.yeval[3 * k + 2]);
@@ -293,3 +293,27 @@ def test_wrapper_rejects_bad_input(exported):
         pkg.solve({"x": 1.0, "y": 0.0, "z": 0.0}, (0, 1), method="euler")
     sol = pkg.solve({"x": 1.0, "y": 0.0, "z": 0.0}, (0, 10), max_steps=5)
     assert sol.status == 1 and "at t =" in sol.message
+
+
+def test_sparse_lu_radau_matches_in_process(tmp_path):
+    """Radau with the static-pattern sparse LU (ported to C too) on the 1D Brusselator."""
+    N = 30
+    model = sg.compile(_load("brusselator").build_1d(N), backend="llvm")
+    res = sg.export(model, target="python", out=tmp_path, name="exp_bruss1d")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        pkg = __import__("exp_bruss1d")
+    finally:
+        sys.path.remove(str(tmp_path))
+    x = np.arange(1, N + 1) / (N + 1)
+    y0 = np.concatenate([1.0 + np.sin(2 * np.pi * x), np.full(N, 3.0)])
+    for lin in ("sparse", "dense", "auto"):
+        for method in ("radau5", "auto"):
+            ref = model.solve(y0, (0.0, 10.0), method=method, rtol=1e-6, atol=1e-8, linear_solver=lin)
+            got = pkg.solve(y0, (0.0, 10.0), method=method, rtol=1e-6, atol=1e-8, linear_solver=lin)
+            assert got.status == ref.status == 0
+            assert got.linear_solver == ref.linear_solver
+            assert got.stats == ref.stats
+            _close(ref.t, got.t)
+            _close(ref.y, got.y)
+    assert res.manifest["linear_solver_auto"] == model.solve(y0, (0.0, 0.1), method="radau5").linear_solver

@@ -27,6 +27,7 @@ _MESSAGES = {0: "the solver reached the end of the time span", 1: "maximum numbe
              4: "problem detected as stiff",
              5: "Newton iteration failed to converge at the smallest step size", 6: "Newton matrix singular"}
 _STIFF = 4
+_LINEAR = {"auto": -1, "dense": 0, "sparse": 1}
 _METHODS = {"auto": "auto", "dopri5": "dopri5", "rk45": "dopri5", "explicit": "dopri5",
             "radau5": "radau5", "radau": "radau5", "stiff": "radau5"}
 
@@ -155,7 +156,7 @@ class ExportedModel:
         self._dopri5.argtypes = common + [ctypes.c_int, ctypes.POINTER(_Result)]
         self._dopri5.restype = _I64
         self._radau5 = getattr(self._lib, man["steppers"]["radau5"])
-        self._radau5.argtypes = common + [ctypes.POINTER(_Result)]
+        self._radau5.argtypes = common + [ctypes.c_int, ctypes.POINTER(_Result)]
         self._radau5.restype = _I64
         self._free = self._lib.sg_result_free
         self._free.argtypes = [ctypes.POINTER(_Result)]
@@ -245,14 +246,14 @@ class ExportedModel:
         return self.kernel("observed", t, y, p)
 
     # -- solving -----------------------------------------------------------------------
-    def _run(self, which, t0, tf, y, p, rtol, atol, h0, hmax, max_steps, te, dense, stiff):
+    def _run(self, which, t0, tf, y, p, rtol, atol, h0, hmax, max_steps, te, dense, flag):
         res = _Result()
         args = [float(t0), float(tf), _ptr(y), _ptr(p), float(rtol), _ptr(atol), float(h0), float(hmax),
                 int(max_steps), _ptr(te) if te.size else None, int(te.size), int(bool(dense))]
         if which == "dopri5":
-            code = self._dopri5(*args, int(bool(stiff)), ctypes.byref(res))
+            code = self._dopri5(*args, int(bool(flag)), ctypes.byref(res))
         else:
-            code = self._radau5(*args, ctypes.byref(res))
+            code = self._radau5(*args, int(flag), ctypes.byref(res))
         if code < 0:
             raise MemoryError(f"{which}: the native stepper failed (code {code})")
         try:
@@ -267,13 +268,19 @@ class ExportedModel:
             self._free(ctypes.byref(res))
 
     def solve(self, y0, t_span, params=None, *, method="auto", rtol=1e-6, atol=1e-9, t_eval=None,
-              dense=True, max_steps=1_000_000, first_step=0.0, max_step=0.0):
+              dense=True, max_steps=1_000_000, first_step=0.0, max_step=0.0, linear_solver="auto"):
         """Integrate the model with the native steppers (same options and defaults as
-        symgen's ``CompiledModel.solve``; the stiff method uses dense LU).
+        symgen's ``CompiledModel.solve``).
+
+        ``linear_solver`` (Radau's Newton matrices): ``"dense"`` LU with partial pivoting,
+        ``"sparse"`` static-pattern LU (ordering computed at export), ``"auto"`` the choice
+        symgen made for this model (``manifest["linear_solver_auto"]``).
 
         Returns an :class:`ExportedSolution`; a failed integration does not raise
-        (``status``, ``message`` with the time reached).
+        (``status``, ``message`` with the time reached, ``linear_solver`` used).
         """
+        if linear_solver not in _LINEAR:
+            raise SolveError(f"unknown linear_solver {linear_solver!r}; choose one of {list(_LINEAR)}")
         if method not in _METHODS:
             raise SolveError(f"unknown method {method!r}; choose one of {sorted(_METHODS)}")
         t0, tf = (float(v) for v in t_span)
@@ -319,7 +326,7 @@ class ExportedModel:
         if meth == "radau5":
             status, t_r, ts, ys, cf, ye, st = self._run(
                 "radau5", t0, tf, y, p, rtol, atol_v, float(first_step) if not used else 0.0, max_step,
-                max(steps_left, 1), te, dense, False)
+                max(steps_left, 1), te, dense, _LINEAR[linear_solver])
             used.append("radau5")
             stats += st
             if dense:
@@ -338,8 +345,15 @@ class ExportedModel:
         message = _MESSAGES.get(status, f"unknown status {status}")
         if status != 0:
             message = f"{message} at t = {t_r:.17g}"
-        return ExportedSolution(self, t_out, np.ascontiguousarray(y_out), segments, status, message, t_r,
-                                {k: int(v) for k, v in zip(_STAT_NAMES, stats)}, "->".join(used))
+        sol = ExportedSolution(self, t_out, np.ascontiguousarray(y_out), segments, status, message, t_r,
+                               {k: int(v) for k, v in zip(_STAT_NAMES, stats)}, "->".join(used))
+        sol.linear_solver = None
+        if "radau5" in used:
+            auto = self.manifest.get("linear_solver_auto", "dense")
+            sol.linear_solver = auto if linear_solver == "auto" else linear_solver
+            if n == 0:
+                sol.linear_solver = "dense"
+        return sol
 
 
 def load(directory=_HERE):

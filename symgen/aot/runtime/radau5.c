@@ -1,7 +1,9 @@
 /* symgen native runtime: Radau IIA (order 5, three stages) with simplified Newton on the
- * transformed stage equations, dense LU with partial pivoting, embedded error estimate,
+ * transformed stage equations, dense LU with partial pivoting or static-pattern sparse LU,
+ * embedded error estimate,
  * Gustafsson's predictive step control and dense output -- a line-by-line port of the
- * dense-LU path of symgen/drivers/radau5.py (same operations in the same order, same
+ * dense- and sparse-LU paths of symgen/drivers/radau5.py and symgen/drivers/sparse_lu.py
+ * (same operations in the same order, same
  * defaults and status codes); see that module for the method and its references.
  * The method constants come from radau5_constants.h, written by symgen from the values
  * its drivers use (exact hexadecimal literals). */
@@ -170,6 +172,153 @@ static void lu_solve_complex(const cplx *lu, const int64_t *piv, cplx *b, int64_
     }
 }
 
+/* ---- static-pattern sparse LU (symgen.drivers.sparse_lu.sparse_lu_factor / _solve) ---- */
+#define PIVOT_RTOL 1e-14
+
+static inline double c_abs(cplx z) {
+    if (isinf(z.re) || isinf(z.im)) return INFINITY;
+    return hypot(z.re, z.im);
+}
+
+/* Factor s I - J (J by its CSR values jv) over the plan's pattern into vals; the diagonal
+ * slots receive the reciprocal pivots.  0, i+1 (tiny pivot), -(i+1) (not finite). */
+static int64_t sparse_factor_real(const sg_sparse_plan *pl, const double *jv, double s, double *vals,
+                                  double *work) {
+    int64_t n = pl->n;
+    const uint32_t *ip = pl->indptr, *ix = pl->indices, *dg = pl->diag;
+    for (int64_t q = 0; q < pl->nnz_lu; q++) vals[q] = 0.0;
+    for (int64_t k = 0; k < pl->nnz_j; k++) vals[pl->amap[k]] -= jv[k];
+    for (int64_t i = 0; i < n; i++) vals[dg[i]] += s;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t rs = ip[i], re = ip[i + 1];
+        double rmax = 0.0;
+        for (int64_t q = rs; q < re; q++) {
+            double v = vals[q];
+            work[ix[q]] = v;
+            double a = fabs(v);
+            if (a > rmax) rmax = a;
+        }
+        if (!isfinite(rmax)) return -(i + 1);
+        for (int64_t q = rs; q < (int64_t)dg[i]; q++) {
+            int64_t k = ix[q];
+            double lk = work[k] * vals[dg[k]];
+            work[k] = lk;
+            int64_t d = (int64_t)dg[k] + 1, e = ip[k + 1];
+            if (e - d == n - 1 - k) {
+                double *wk = work + k + 1;
+                const double *uk = vals + d;
+                for (int64_t t = 0; t < e - d; t++) wk[t] -= lk * uk[t];
+            } else {
+                for (int64_t q2 = d; q2 < e; q2++) work[ix[q2]] -= lk * vals[q2];
+            }
+        }
+        double piv = work[i];
+        double apiv = fabs(piv);
+        if (!isfinite(apiv)) return -(i + 1);
+        if (!(apiv > PIVOT_RTOL * rmax)) return i + 1;
+        for (int64_t q = rs; q < re; q++) vals[q] = work[ix[q]];
+        vals[dg[i]] = 1.0 / piv;
+    }
+    return 0;
+}
+
+static int64_t sparse_factor_complex(const sg_sparse_plan *pl, const double *jv, cplx s, cplx *vals,
+                                     cplx *work) {
+    const cplx one = {1.0, 0.0};
+    int64_t n = pl->n;
+    const uint32_t *ip = pl->indptr, *ix = pl->indices, *dg = pl->diag;
+    for (int64_t q = 0; q < pl->nnz_lu; q++) vals[q].re = vals[q].im = 0.0;
+    for (int64_t k = 0; k < pl->nnz_j; k++) {
+        vals[pl->amap[k]].re -= jv[k];
+        vals[pl->amap[k]].im -= 0.0;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        vals[dg[i]].re += s.re;
+        vals[dg[i]].im += s.im;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int64_t rs = ip[i], re = ip[i + 1];
+        double rmax = 0.0;
+        for (int64_t q = rs; q < re; q++) {
+            cplx v = vals[q];
+            work[ix[q]] = v;
+            double a = c_abs(v);
+            if (a > rmax) rmax = a;
+        }
+        if (!isfinite(rmax)) return -(i + 1);
+        for (int64_t q = rs; q < (int64_t)dg[i]; q++) {
+            int64_t k = ix[q];
+            cplx lk = c_mul(work[k], vals[dg[k]]);
+            work[k] = lk;
+            int64_t d = (int64_t)dg[k] + 1, e = ip[k + 1];
+            if (e - d == n - 1 - k) {
+                cplx *wk = work + k + 1;
+                const cplx *uk = vals + d;
+                for (int64_t t = 0; t < e - d; t++) {
+                    cplx pr = c_mul(lk, uk[t]);
+                    wk[t].re -= pr.re;
+                    wk[t].im -= pr.im;
+                }
+            } else {
+                for (int64_t q2 = d; q2 < e; q2++) {
+                    cplx pr = c_mul(lk, vals[q2]);
+                    work[ix[q2]].re -= pr.re;
+                    work[ix[q2]].im -= pr.im;
+                }
+            }
+        }
+        cplx piv = work[i];
+        double apiv = c_abs(piv);
+        if (!isfinite(apiv)) return -(i + 1);
+        if (!(apiv > PIVOT_RTOL * rmax)) return i + 1;
+        for (int64_t q = rs; q < re; q++) vals[q] = work[ix[q]];
+        vals[dg[i]] = c_div(one, piv);
+    }
+    return 0;
+}
+
+static void sparse_solve_real(const sg_sparse_plan *pl, const double *vals, double *b, double *work) {
+    int64_t n = pl->n;
+    const uint32_t *ip = pl->indptr, *ix = pl->indices, *dg = pl->diag, *perm = pl->perm;
+    for (int64_t i = 0; i < n; i++) work[i] = b[perm[i]];
+    for (int64_t i = 0; i < n; i++) {
+        double acc = work[i];
+        for (int64_t q = ip[i]; q < (int64_t)dg[i]; q++) acc -= vals[q] * work[ix[q]];
+        work[i] = acc;
+    }
+    for (int64_t i = n - 1; i >= 0; i--) {
+        double acc = work[i];
+        for (int64_t q = (int64_t)dg[i] + 1; q < (int64_t)ip[i + 1]; q++) acc -= vals[q] * work[ix[q]];
+        work[i] = acc * vals[dg[i]];
+    }
+    for (int64_t i = 0; i < n; i++) b[perm[i]] = work[i];
+}
+
+static void sparse_solve_complex(const sg_sparse_plan *pl, const cplx *vals, cplx *b, cplx *work) {
+    int64_t n = pl->n;
+    const uint32_t *ip = pl->indptr, *ix = pl->indices, *dg = pl->diag, *perm = pl->perm;
+    for (int64_t i = 0; i < n; i++) work[i] = b[perm[i]];
+    for (int64_t i = 0; i < n; i++) {
+        cplx acc = work[i];
+        for (int64_t q = ip[i]; q < (int64_t)dg[i]; q++) {
+            cplx pr = c_mul(vals[q], work[ix[q]]);
+            acc.re -= pr.re;
+            acc.im -= pr.im;
+        }
+        work[i] = acc;
+    }
+    for (int64_t i = n - 1; i >= 0; i--) {
+        cplx acc = work[i];
+        for (int64_t q = (int64_t)dg[i] + 1; q < (int64_t)ip[i + 1]; q++) {
+            cplx pr = c_mul(vals[q], work[ix[q]]);
+            acc.re -= pr.re;
+            acc.im -= pr.im;
+        }
+        work[i] = c_mul(acc, vals[dg[i]]);
+    }
+    for (int64_t i = 0; i < n; i++) b[perm[i]] = work[i];
+}
+
 static double wrms(const double *v, const double *scal, int64_t n) {
     double s = 0.0;
     for (int64_t i = 0; i < n; i++) {
@@ -210,30 +359,40 @@ static int64_t underflow_status(int reason) {
 }
 
 int64_t sg_radau5(sg_kernel rhs, sg_kernel jac, sg_kernel jacv, int64_t nnz,
-                  const int64_t *indptr, const int64_t *indices, int64_t n, double t0,
+                  const int64_t *indptr, const int64_t *indices, const sg_sparse_plan *plan,
+                  int64_t n, double t0,
                   double tf, const double *y0, const double *p, double rtol,
                   const double *atol, double h0, double hmax, int64_t max_steps,
                   const double *t_eval, int64_t k_eval, int dense, sg_result *res) {
     int64_t stats[SG_N_STATS] = {0};
     sg_outputs o;
-    int from_values = indptr != NULL;
+    int sparse = plan != NULL;
+    int from_values = !sparse && indptr != NULL;
     if (!res || n < 0 || k_eval < 0 || (n > 0 && (!y0 || !atol)) || (k_eval > 0 && !t_eval) ||
-        (from_values && (!jacv || !indices || nnz < 0)) || (!from_values && !jac))
+        (sparse && (!jacv || plan->n != n || plan->nnz_j < 0 || plan->nnz_lu < 0)) ||
+        (from_values && (!jacv || !indices || nnz < 0)) || (!sparse && !from_values && !jac))
         return SG_BAD_ARGUMENT;
     size_t nn = (size_t)(n > 0 ? n : 1);
-    /* work arrays: J, E1 (n x n), E2 (complex n x n), jv, 20 vectors, Q, Z, W, F (3 x n) */
-    double *J = malloc(sizeof(double) * nn * nn);
-    double *E1 = malloc(sizeof(double) * nn * nn);
-    cplx *E2 = malloc(sizeof(cplx) * nn * nn);
-    double *jv = malloc(sizeof(double) * (size_t)(nnz > 0 ? nnz : 1));
-    int64_t *piv = malloc(sizeof(int64_t) * nn * 2);
+    size_t nd = sparse ? 1 : nn;                       /* dense work arrays only when dense */
+    size_t nlu = sparse ? (size_t)(plan->nnz_lu > 0 ? plan->nnz_lu : 1) : 1;
+    int64_t njv = sparse ? plan->nnz_j : (from_values ? nnz : 0);
+    /* work arrays: J, E1 (n x n), E2 (complex n x n), jv, sparse factors, 11 vectors,
+     * Q, Z, W, F (3 x n) */
+    double *J = malloc(sizeof(double) * nd * nd);
+    double *E1 = malloc(sizeof(double) * nd * nd);
+    cplx *E2 = malloc(sizeof(cplx) * nd * nd);
+    double *jv = malloc(sizeof(double) * (size_t)(njv > 0 ? njv : 1));
+    int64_t *piv = malloc(sizeof(int64_t) * nd * 2);
     double *vec = malloc(sizeof(double) * nn * (11 + 12));
     cplx *rc = malloc(sizeof(cplx) * nn);
-    if (!J || !E1 || !E2 || !jv || !piv || !vec || !rc) {
+    double *luv1 = malloc(sizeof(double) * nlu), *luw1 = malloc(sizeof(double) * nn);
+    cplx *luv2 = malloc(sizeof(cplx) * nlu), *luw2 = malloc(sizeof(cplx) * nn);
+    if (!J || !E1 || !E2 || !jv || !piv || !vec || !rc || !luv1 || !luw1 || !luv2 || !luw2) {
         free(J); free(E1); free(E2); free(jv); free(piv); free(vec); free(rc);
+        free(luv1); free(luw1); free(luv2); free(luw2);
         return SG_NO_MEMORY;
     }
-    int64_t *piv1 = piv, *piv2 = piv + nn;
+    int64_t *piv1 = piv, *piv2 = piv + nd;
     double *y = vec, *f0 = y + nn, *atol_i = f0 + nn, *rre = atol_i + nn, *ytmp = rre + nn;
     double *ftmp = ytmp + nn, *dz = ftmp + nn, *err_v = dz + nn, *scal = err_v + nn;
     double *y_old = scal + nn, *f_row = y_old + nn;
@@ -241,11 +400,13 @@ int64_t sg_radau5(sg_kernel rhs, sg_kernel jac, sg_kernel jacv, int64_t nnz,
     double *rcd = malloc(sizeof(double) * nn * 4);
     if (!rcd) {
         free(J); free(E1); free(E2); free(jv); free(piv); free(vec); free(rc);
+        free(luv1); free(luw1); free(luv2); free(luw2);
         return SG_NO_MEMORY;
     }
     for (size_t i = 0; i < 3 * nn; i++) Z[i] = W[i] = Q[i] = 0.0;
     if (sg_start_outputs(&o, t0, tf, y0, y, n, t_eval, k_eval, dense, 4 * n, stats) != 0) {
         free(J); free(E1); free(E2); free(jv); free(piv); free(vec); free(rc); free(rcd);
+        free(luv1); free(luw1); free(luv2); free(luw2);
         return SG_NO_MEMORY;
     }
     double t = o.t, direction = o.direction, span = o.span;
@@ -312,7 +473,10 @@ int64_t sg_radau5(sg_kernel rhs, sg_kernel jac, sg_kernel jacv, int64_t nnz,
         /* Jacobian and Newton matrices */
         if (need_jac) {
             int jfinite;
-            if (from_values) {
+            if (sparse) {
+                jacv(t, y, p, jv);
+                jfinite = sg_all_finite(jv, njv);
+            } else if (from_values) {
                 jacv(t, y, p, jv);
                 jfinite = sg_all_finite(jv, nnz);
                 for (size_t i = 0; i < nn * nn; i++) J[i] = 0.0;
@@ -335,6 +499,16 @@ int64_t sg_radau5(sg_kernel rhs, sg_kernel jac, sg_kernel jacv, int64_t nnz,
             fac1 = RADAU_GAMMA / h;
             alphn = RADAU_ALPHA / h;
             betan = RADAU_BETA / h;
+            int64_t ier;
+            if (sparse) {
+                cplx ab = {alphn, betan};
+                stats[SG_ST_NLU] += 1;
+                ier = sparse_factor_real(plan, jv, fac1, luv1, luw1);
+                if (ier == 0) {
+                    stats[SG_ST_NLU] += 1;
+                    ier = sparse_factor_complex(plan, jv, ab, luv2, luw2);
+                }
+            } else {
             for (int64_t i = 0; i < n; i++) {
                 for (int64_t j = 0; j < n; j++) {
                     E1[i * n + j] = -J[i * n + j];
@@ -346,10 +520,11 @@ int64_t sg_radau5(sg_kernel rhs, sg_kernel jac, sg_kernel jacv, int64_t nnz,
                 E2[i * n + i].im += betan;
             }
             stats[SG_ST_NLU] += 1;
-            int64_t ier = lu_factor_real(E1, piv1, n);
+            ier = lu_factor_real(E1, piv1, n);
             if (ier == 0) {
                 stats[SG_ST_NLU] += 1;
                 ier = lu_factor_complex(E2, piv2, n);
+            }
             }
             need_lu = 0;
             if (ier != 0) {
@@ -428,8 +603,13 @@ int64_t sg_radau5(sg_kernel rhs, sg_kernel jac, sg_kernel jacv, int64_t nnz,
                 rc[i].re = RADAU_TI21 * a1 + RADAU_TI22 * a2 + RADAU_TI23 * a3 - (alphn * w2 - betan * w3);
                 rc[i].im = RADAU_TI31 * a1 + RADAU_TI32 * a2 + RADAU_TI33 * a3 - (betan * w2 + alphn * w3);
             }
-            lu_solve_real(E1, piv1, rre, n);
-            lu_solve_complex(E2, piv2, rc, n);
+            if (sparse) {
+                sparse_solve_real(plan, luv1, rre, luw1);
+                sparse_solve_complex(plan, luv2, rc, luw2);
+            } else {
+                lu_solve_real(E1, piv1, rre, n);
+                lu_solve_complex(E2, piv2, rc, n);
+            }
             stats[SG_ST_NSOLVE] += 2;
             stats[SG_ST_NNEWTON] += 1;
             newt += 1;
@@ -497,7 +677,10 @@ int64_t sg_radau5(sg_kernel rhs, sg_kernel jac, sg_kernel jacv, int64_t nnz,
             dz[i] = (RADAU_DD1 * AT(Z, 0, i) + RADAU_DD2 * AT(Z, 1, i) + RADAU_DD3 * AT(Z, 2, i)) * hinv;
             err_v[i] = f0[i] + dz[i];
         }
-        lu_solve_real(E1, piv1, err_v, n);
+        if (sparse)
+            sparse_solve_real(plan, luv1, err_v, luw1);
+        else
+            lu_solve_real(E1, piv1, err_v, n);
         stats[SG_ST_NSOLVE] += 1;
         double err = sg_max(wrms(err_v, scal, n), 1e-10);
         if (err >= 1.0 && (first || reject)) {
@@ -506,7 +689,10 @@ int64_t sg_radau5(sg_kernel rhs, sg_kernel jac, sg_kernel jacv, int64_t nnz,
             stats[SG_ST_NFEV] += 1;
             if (sg_all_finite(ftmp, n)) {
                 for (int64_t i = 0; i < n; i++) err_v[i] = ftmp[i] + dz[i];
-                lu_solve_real(E1, piv1, err_v, n);
+                if (sparse)
+                    sparse_solve_real(plan, luv1, err_v, luw1);
+                else
+                    lu_solve_real(E1, piv1, err_v, n);
                 stats[SG_ST_NSOLVE] += 1;
                 double err2 = wrms(err_v, scal, n);
                 if (isfinite(err2)) err = sg_max(err2, 1e-10);
@@ -624,6 +810,7 @@ int64_t sg_radau5(sg_kernel rhs, sg_kernel jac, sg_kernel jacv, int64_t nnz,
     }
 #undef AT
     free(J); free(E1); free(E2); free(jv); free(piv); free(vec); free(rc); free(rcd);
+    free(luv1); free(luw1); free(luv2); free(luw2);
     if (status == SG_NO_MEMORY) {
         sg_free_outputs(&o);
         return SG_NO_MEMORY;

@@ -62,11 +62,21 @@ int64_t sg_dopri5(sg_kernel rhs, int64_t n, double t0, double tf, const double *
                   int64_t max_steps, const double *t_eval, int64_t k_eval, int dense,
                   int detect_stiff, sg_result *res);
 
-/* Integrate with Radau IIA (order 5), dense LU with partial pivoting.  The Jacobian is
- * the dense kernel jac (row-major n x n) when indptr is NULL, else the values kernel jacv
- * on the CSR pattern (indptr[n+1], indices[nnz]) scattered into a dense matrix. */
+/* Static-pattern sparse LU plan of the Newton matrices (symgen.drivers.sparse_lu):
+ * fill-reducing permutation, CSR pattern of L\U, diagonal slots, and the slot of each
+ * Jacobian value (amap[nnz_j]). */
+typedef struct sg_sparse_plan {
+    int64_t n, nnz_lu, nnz_j;
+    const uint32_t *perm, *indptr, *indices, *diag, *amap;
+} sg_sparse_plan;
+
+/* Integrate with Radau IIA (order 5).  With plan == NULL: dense LU with partial pivoting,
+ * the Jacobian being the dense kernel jac (row-major n x n) when indptr is NULL, else the
+ * values kernel jacv on the CSR pattern (indptr[n+1], indices[nnz]) scattered into a
+ * dense matrix.  With a plan: the static-pattern sparse LU, Jacobian values from jacv. */
 int64_t sg_radau5(sg_kernel rhs, sg_kernel jac, sg_kernel jacv, int64_t nnz,
-                  const int64_t *indptr, const int64_t *indices, int64_t n, double t0,
+                  const int64_t *indptr, const int64_t *indices, const sg_sparse_plan *plan,
+                  int64_t n, double t0,
                   double tf, const double *y0, const double *p, double rtol,
                   const double *atol, double h0, double hmax, int64_t max_steps,
                   const double *t_eval, int64_t k_eval, int dense, sg_result *res);
