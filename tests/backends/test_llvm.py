@@ -206,7 +206,8 @@ def test_large_kernel_is_sharded_and_matches_numpy(tmp_path):
     src = backend.emit(kset, "f" * 64, sg.__version__)
     nshards = src.text.count("define internal void @symgen_ffffffffffffffff_rhs_s")
     assert nshards > 1
-    assert "call ptr @malloc" in src.text  # temporaries cross shard boundaries
+    # temporaries cross shard boundaries through a scratch array (stack or heap by size)
+    assert "%s = alloca double" in src.text or "call ptr @malloc" in src.text
     assert backend.emit(kset, "f" * 64, sg.__version__).text == src.text  # deterministic
     mod = backend.build(src, tmp_path)
     assert mod.compiled and mod.path.exists()
@@ -334,3 +335,18 @@ def test_no_fast_math_flags_in_the_ir(lorenz_models):
     text = lorenz_models[0].source()
     for flag in (" fast ", " contract ", " reassoc ", " afn ", " nnan ", " ninf ", " nsz ", " arcp "):
         assert flag not in text
+
+
+def test_large_scratch_arrays_go_to_the_heap(tmp_path, monkeypatch):
+    from symgen.backends.llvm import module as llvm_module
+    monkeypatch.setattr(llvm_module, "STACK_SCRATCH_SLOTS", 0)
+    n = 3000
+    kset = _chain_kset(n)
+    backend = LLVMBackend()
+    src = backend.emit(kset, "e" * 64, sg.__version__)
+    assert "call ptr @malloc" in src.text and "alloca" not in src.text
+    mod = backend.build(src, tmp_path)
+    y, p = np.random.default_rng(1).uniform(-2, 2, n), np.array([0.7, 1.3])
+    out = np.full(n, np.nan)
+    call_kernel(mod.rhs, 0.0, y, p, out)
+    np.testing.assert_allclose(out, _chain_numpy(y, *p), rtol=1e-13, atol=1e-15)
