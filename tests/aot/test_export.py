@@ -317,3 +317,35 @@ def test_sparse_lu_radau_matches_in_process(tmp_path):
             _close(ref.t, got.t)
             _close(ref.y, got.y)
     assert res.manifest["linear_solver_auto"] == model.solve(y0, (0.0, 0.1), method="radau5").linear_solver
+
+
+def test_backward_options_and_failures_match(exported, tmp_path):
+    """Backward integration, t_eval, first/max step and a blow-up (status and time reached)."""
+    _, arts = exported
+    model, py, _ = arts["vdp"]
+    sys.path.insert(0, str(py.directory.parent))
+    try:
+        pkg = __import__("exp_vdp")
+    finally:
+        sys.path.remove(str(py.directory.parent))
+    for meth in ("dopri5", "radau5", "auto"):
+        for kw in ({}, {"t_eval": np.linspace(2, 0, 9)}, {"first_step": 1e-3, "max_step": 0.05}):
+            ref = model.solve({"x": 2.0, "v": 0.0}, (2.0, 0.0), {"mu": 5.0}, method=meth, linear_solver="dense",
+                              **kw)
+            got = pkg.solve({"x": 2.0, "v": 0.0}, (2.0, 0.0), {"mu": 5.0}, method=meth, **kw)
+            assert got.stats == ref.stats and got.method == ref.method
+            _close(ref.y, got.y)
+            _close(ref(1.3), got(1.3))
+    t, x, k = sg.time(), sg.states("x"), sg.params("k")
+    blow = sg.compile(sg.ODESystem([sg.D(x) == k * x**2], t, name="blowup"), backend="llvm")
+    sg.export(blow, target="python", out=tmp_path, name="exp_blowup")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        pb = __import__("exp_blowup")
+    finally:
+        sys.path.remove(str(tmp_path))
+    for meth in ("dopri5", "radau5"):
+        ref = blow.solve({"x": 1.0}, (0, 2), {"k": 1.0}, method=meth)
+        got = pb.solve({"x": 1.0}, (0, 2), {"k": 1.0}, method=meth)
+        assert got.status == ref.status != 0 and got.message == ref.message and "at t = 1.0000" in got.message
+        assert got.stats == ref.stats
