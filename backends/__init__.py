@@ -16,10 +16,16 @@ def _llvm():
     return LLVMBackend()
 
 
+def _llvm_jit():
+    from .llvm import LLVMBackend
+    return LLVMBackend(jit=True)
+
+
 #: name -> factory of a backend object with ``emit(kset, key, version)`` and ``build(source, dir)``
 BACKENDS = {
     "numba": _numba,
     "llvm": _llvm,
+    "llvm-jit": _llvm_jit,
 }
 
 

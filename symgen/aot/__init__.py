@@ -34,7 +34,7 @@ def llvm_model(model_or_system, *, cache: bool = True):
     from ..model import CompiledModel
     from ..pipeline import compile as sg_compile
     if isinstance(model_or_system, CompiledModel):
-        if model_or_system.manifest.get("backend") == "llvm":
+        if model_or_system.manifest.get("backend") in ("llvm", "llvm-jit"):  # same IR
             return model_or_system
         return sg_compile(model_or_system.problem, backend="llvm", cache=cache)
     if not hasattr(model_or_system, "problem") and type(model_or_system).__name__ != "Problem":

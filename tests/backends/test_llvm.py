@@ -350,3 +350,21 @@ def test_large_scratch_arrays_go_to_the_heap(tmp_path, monkeypatch):
     out = np.full(n, np.nan)
     call_kernel(mod.rhs, 0.0, y, p, out)
     np.testing.assert_allclose(out, _chain_numpy(y, *p), rtol=1e-13, atol=1e-15)
+
+
+def test_llvm_jit_backend_compiles_in_process(lorenz_models, examples_path):
+    """backend="llvm-jit": the same IR JIT-compiled with MCJIT, no shared library."""
+    import lorenz
+    ml, _ = lorenz_models
+    mj = sg.compile(lorenz.build(), backend="llvm-jit")
+    assert mj.kernels.path is None
+    assert mj.source() == ml.source().replace(ml.key, mj.key).replace(ml.key[:16], mj.key[:16])
+    p = ml.param_vector({})
+    y = np.array([1.5, -2.0, 20.0])
+    for name in ("rhs", "jac", "pjac", "dfdt"):
+        np.testing.assert_allclose(getattr(mj, name)(0.3, y, p), getattr(ml, name)(0.3, y, p), rtol=1e-15,
+                                   atol=1e-300)
+    a = ml.solve({"x": 1.0, "y": 0.0, "z": 0.0}, (0.0, 5.0), rtol=1e-9, atol=1e-11)
+    b = mj.solve({"x": 1.0, "y": 0.0, "z": 0.0}, (0.0, 5.0), rtol=1e-9, atol=1e-11)
+    assert a.stats == b.stats
+    np.testing.assert_allclose(b.y, a.y, rtol=1e-12, atol=1e-12)
