@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -169,8 +168,3 @@ def write_artifact(model, source, target: str, out, *, prefix: str, object_code:
     _write(root / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return {"directory": root, "library": root / lib_name, "manifest": manifest,
             "build_seconds": build_seconds, "link_command": link_cmd}
-
-
-def interpreter() -> str:
-    """The Python that runs this export (for the rebuild record)."""
-    return sys.executable

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..errors import ExportError
 
-__all__ = ["RUNTIME_DIR", "RUNTIME_SOURCES", "CFLAGS", "KernelInfo", "NativeParts", "c_identifier",
+__all__ = ["RUNTIME_DIR", "RUNTIME_SOURCES", "CFLAGS", "KernelInfo", "c_identifier", "comment_text",
            "kernel_table", "radau_constants_header", "model_c", "model_header", "plan_c", "build_script",
            "compile_library", "compiler_version"]
 
@@ -66,17 +66,6 @@ class KernelInfo:
     symbol: str
     out_size: int
     doc: str
-
-
-@dataclass(frozen=True)
-class NativeParts:
-    """Everything the native library is built from (texts are exact file contents)."""
-
-    prefix: str
-    files: tuple        # (relative path, text) of every generated or copied source
-    object_code: bytes  # the kernels, relocatable object for the target
-    kernels: tuple      # KernelInfo
-    target: dict        # triple, cpu, features, opt level, llvm versions
 
 
 def kernel_table(model, source) -> tuple:
