@@ -62,6 +62,8 @@ def main(argv=None) -> int:
     ex.add_argument("--target", choices=("python", "c"), required=True)
     ex.add_argument("--out", required=True, help="output directory")
     ex.add_argument("--name", default=None, help="library/package name (a C identifier)")
+    ex.add_argument("--cpu", choices=("host", "generic"), default="host",
+                    help="kernels for this CPU (default) or the architecture's baseline (portable)")
     ex.add_argument("--no-cache", action="store_true")
     args = ap.parse_args(argv)
     if args.cmd == "export":
@@ -101,10 +103,12 @@ def _export(args) -> int:
     command = f"symgen export {args.model} --target {args.target} --out {args.out}"
     if args.name:
         command += f" --name {args.name}"
+    if args.cpu != "host":
+        command += f" --cpu {args.cpu}"
     try:
         system = load_model_object(args.model)
         res = export(system, target=args.target, out=args.out, name=args.name, command=command,
-                     cache=not args.no_cache)
+                     cache=not args.no_cache, cpu=args.cpu)
     except SymgenError as exc:
         print(f"symgen: error: {exc}", file=sys.stderr)
         return 2

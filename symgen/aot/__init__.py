@@ -42,8 +42,28 @@ def llvm_model(model_or_system, *, cache: bool = True):
     return sg_compile(model_or_system, backend="llvm", cache=cache)
 
 
+def _target_machine(cpu: str, opt: int):
+    """``(target machine, description)`` for the kernels' object code."""
+    import llvmlite.binding as llvm
+
+    from ..backends.llvm.backend import _host, _target_machine as host_machine
+    triple, host_cpu, host_features = _host()
+    if cpu == "host":
+        tm = host_machine(opt)
+        name, features = host_cpu, host_features
+    elif cpu == "generic":
+        name = "x86-64" if triple.startswith(("x86_64", "amd64")) else "generic"
+        features = ""
+        tm = llvm.Target.from_triple(triple).create_target_machine(cpu=name, features=features, opt=opt,
+                                                                   reloc="pic", codemodel="default")
+    else:
+        raise ExportError(f"unknown cpu {cpu!r}; choose 'host' or 'generic'")
+    return tm, {"triple": triple, "cpu": name, "features": features, "data_layout": str(tm.target_data),
+                "opt_level": opt, "reloc": "pic", "host_cpu": host_cpu}
+
+
 def export(model_or_system, target: str = "python", out=".", *, name: str | None = None,
-           command: str | None = None, cc: str = "cc", cache: bool = True) -> ExportResult:
+           command: str | None = None, cc: str = "cc", cache: bool = True, cpu: str = "host") -> ExportResult:
     """Export a model as a standalone artifact.
 
     Parameters
@@ -64,13 +84,18 @@ def export(model_or_system, target: str = "python", out=".", *, name: str | None
         The command that produced the export, recorded in the manifest (the CLI sets it).
     cc : str
         C compiler driver used to link.
+    cpu : {"host", "generic"}
+        Target of the kernels' machine code: this machine's CPU and features (as the
+        in-process LLVM backend), or the baseline of the architecture (x86-64) for an
+        artifact that runs on any machine of it.  Without fast-math the results are the
+        same either way; only speed differs.
 
     Returns
     -------
     ExportResult
         ``directory``, ``library``, ``manifest`` and ``timings`` (seconds).
     """
-    from ..backends.llvm.backend import LLVMBackend, _compile_module, _host, _target_machine
+    from ..backends.llvm.backend import LLVMBackend, _compile_module
     if target not in TARGETS:
         raise ExportError(f"unknown export target {target!r}; choose one of {list(TARGETS)}")
     timings = {}
@@ -83,14 +108,11 @@ def export(model_or_system, target: str = "python", out=".", *, name: str | None
         raise ExportError("export name must be a C identifier (letters, digits, _; not starting with sg_)",
                           symbol=repr(name))
     opt = LLVMBackend().opt_level
-    tm = _target_machine(opt)
+    tm, target_info = _target_machine(cpu, opt)
     t0 = time.perf_counter()
     mod = _compile_module(source.text, tm, opt, {})
     obj = tm.emit_object(mod)
     timings["kernels_object"] = time.perf_counter() - t0
-    triple, cpu, features = _host()
-    target_info = {"triple": triple, "cpu": cpu, "features": features, "data_layout": str(tm.target_data),
-                   "opt_level": opt, "reloc": "pic"}
     if command is None:
         command = (f"symgen.export(<model {model.key[:16]}>, target={target!r}, out=..., "
                    f"name={prefix!r})")

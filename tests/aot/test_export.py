@@ -349,3 +349,23 @@ def test_backward_options_and_failures_match(exported, tmp_path):
         got = pb.solve({"x": 1.0}, (0, 2), {"k": 1.0}, method=meth)
         assert got.status == ref.status != 0 and got.message == ref.message and "at t = 1.0000" in got.message
         assert got.stats == ref.stats
+
+
+def test_generic_cpu_artifact_gives_the_same_solution(exported, tmp_path):
+    """Kernels for the architecture's baseline CPU: same IEEE operations, same results."""
+    _, arts = exported
+    model = arts["lorenz"][0]
+    res = sg.export(model, target="python", out=tmp_path, name="exp_lorenz_generic", cpu="generic")
+    assert res.manifest["target_machine"]["features"] == ""
+    sys.path.insert(0, str(tmp_path))
+    try:
+        pkg = __import__("exp_lorenz_generic")
+    finally:
+        sys.path.remove(str(tmp_path))
+    case = CASES["lorenz"]
+    ref = _reference(model, case, "auto")
+    got = pkg.solve(case[1], case[2], case[3], method="auto", rtol=case[5], atol=case[6])
+    assert got.stats == ref.stats
+    _close(ref.y, got.y)
+    with pytest.raises(ExportError, match="cpu"):
+        sg.export(model, target="c", out=tmp_path / "x", cpu="pentium")
