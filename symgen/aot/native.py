@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..errors import ExportError
 
-__all__ = ["RUNTIME_DIR", "RUNTIME_SOURCES", "CFLAGS", "KernelInfo", "c_identifier", "comment_text",
+__all__ = ["RUNTIME_DIR", "RUNTIME_SOURCES", "CFLAGS", "KernelInfo", "c_identifier", "comment_text", "c_string",
            "kernel_table", "radau_constants_header", "model_c", "model_header", "plan_c", "build_script",
            "compile_library", "compiler_version"]
 
@@ -56,6 +56,21 @@ def comment_text(text: str) -> str:
     """``text`` made safe for a C comment or string (printable ASCII, no ``*/``, quotes or backslashes)."""
     out = "".join(c if (32 <= ord(c) < 127 and c not in "\\\"") else "?" for c in str(text))
     return out.replace("*/", "*?").replace("/*", "?*")
+
+
+_SAFE_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ .,:;[]()+-=<>")
+
+
+def c_string(text: str) -> str:
+    """A C string literal holding ``text`` (UTF-8): every byte outside a small safe set is
+    written as an octal escape, so no model name can end the literal or form a trigraph."""
+    body = "".join(chr(b) if chr(b) in _SAFE_CHARS else "\\%03o" % b for b in str(text).encode("utf-8"))
+    return '"' + body + '"'
+
+
+def _c_names(name: str, names) -> str:
+    items = [c_string(x) for x in names] or ["0"]
+    return f"const char *const {name}[{len(items)}] = {{\n    " + ",\n    ".join(items) + "\n};"
 
 
 @dataclass(frozen=True)
@@ -137,7 +152,11 @@ def model_header(prefix: str, model, kernels, version: str, auto_sparse: bool) -
               f" * {prefix}_jac_indices[{prefix}_jac_indptr[i] .. {prefix}_jac_indptr[i+1]-1]) */",
               f"extern const int64_t {prefix}_jac_indptr[{n + 1}];",
               f"extern const int64_t {prefix}_jac_indices[{max(sp.nnz, 1)}];",
-              f'extern const char {prefix}_model_hash[];', "",
+              f'extern const char {prefix}_model_hash[];',
+              "/* names (UTF-8) in the order of y, p and the observed kernel's output */",
+              f"extern const char *const {prefix}_state_names[{max(n, 1)}];",
+              f"extern const char *const {prefix}_param_names[{max(m, 1)}];",
+              f"extern const char *const {prefix}_observed_names[{max(len(model.observed), 1)}];", "",
               "/* kernels: void k(double t, const double *y, const double *p, double *out) */"]
     for k in kernels:
         lines.append(f"void {prefix}_{k.name}(double t, const double *y, const double *p, double *out);"
@@ -169,7 +188,10 @@ def model_c(prefix: str, model, kernels, version: str) -> str:
              f" * model hash: {model.key} */", f'#include "{prefix}.h"', "",
              _c_array("int64_t", f"{prefix}_jac_indptr", indptr),
              _c_array("int64_t", f"{prefix}_jac_indices", indices),
-             f'const char {prefix}_model_hash[] = "{model.key}";', ""]
+             f'const char {prefix}_model_hash[] = "{model.key}";',
+             _c_names(f"{prefix}_state_names", [str(s) for s in model.states]),
+             _c_names(f"{prefix}_param_names", [str(s) for s in model.params]),
+             _c_names(f"{prefix}_observed_names", list(model.observed)), ""]
     for k in kernels:
         lines.append(f"extern void {k.symbol}(double, const double *, const double *, double *);")
     lines.append("")

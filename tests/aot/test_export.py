@@ -17,7 +17,7 @@ import pytest
 import sympy as sp
 
 import symgen as sg
-from symgen.aot.native import c_identifier
+from symgen.aot.native import c_identifier, c_string
 from symgen.errors import ExportError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,6 +150,8 @@ int main(void) {
     printf("dopri5 %lld %lld %s\n", (long long)st, (long long)r.m, sg_status_message(st));
     printf("%.17g %.17g %.17g\n", r.ys[3 * (r.m - 1)], r.ys[3 * (r.m - 1) + 1], r.ys[3 * (r.m - 1) + 2]);
     sg_result_free(&r);
+    printf("names %s %s %s\n", exp_robertson_state_names[2], exp_robertson_param_names[1],
+           exp_robertson_observed_names[0]);
     return 0;
 }
 """
@@ -181,6 +183,7 @@ def test_c_program_against_header_and_library(exported, tmp_path):
     ref = model.solve(y0, (0.0, 0.5), p, method="dopri5", rtol=1e-6, atol=1e-10)
     assert int(lines[5].split()[2]) == ref.t.size
     _close(ref.y[:, -1], [float(v) for v in lines[6].split()])
+    assert lines[7].split() == ["names", "y3", str(model.params[1]), "total"]
 
 
 def test_exported_kernels_match_sympy(exported):
@@ -275,6 +278,7 @@ def test_bad_export_requests_raise(tmp_path):
         sg.export(model, target="c", out=tmp_path / "taken", name="lz")
     assert c_identifier("my model-1") == "my_model_1"
     assert c_identifier("1abc") == "model" and c_identifier("int") == "model"
+    assert c_string('a"b\\c*/') == '"a\\042b\\134c\\052\\057"'  # no name can end the literal
 
 
 def test_wrapper_rejects_bad_input(exported):
