@@ -10,7 +10,9 @@ timeout (Numba may need many minutes on BCR: it is reported as "> limit", never 
 for).  The child prints the pipeline's per-stage times (the backend's share is
 ``emit + build``: generating and compiling the code of every kernel of the model) and
 the run time of the rhs and jac_values kernels, each called from one compiled loop
-(``kernel_over_points``-style, no Python per call; best of 5 batches).  The parent
+(no Python per call), measured afterwards in one process that loads every finished
+build from its cache and times the backends interleaved (best of 7 batches each), so
+both see the same machine load.  The parent
 prints the ratios: compile numba/llvm (goal >= 5x on the largest kernel) and run time
 llvm/numba (goal <= 1.1x).
 
@@ -30,23 +32,36 @@ BCR = Path("/work/shared/data/bionetgen/bcr.net")
 if not BCR.exists():
     BCR = HERE.parents[1] / "shared" / "data" / "bionetgen" / "bcr.net"
 
-CHILD = r"""
+SYSTEM = r"""
 import json, sys, time
 import numpy as np
-from numba import njit
 import symgen as sg
 
-which, backend = sys.argv[1], sys.argv[2]
-t0 = time.perf_counter()
-if which == "bcr":
-    system = sg.io.load_bionetgen(sys.argv[3]).to_system()
-else:
-    sys.path.insert(0, sys.argv[3])
+
+def build(which, arg):
+    if which == "bcr":
+        return sg.io.load_bionetgen(arg).to_system()
+    sys.path.insert(0, arg)
     import brusselator
-    system = brusselator.build(int(which[len("bruss"):]))
+    return brusselator.build(int(which[len("bruss"):]))
+"""
+
+COMPILE = SYSTEM + r"""
+which, backend, arg = sys.argv[1:4]
+t0 = time.perf_counter()
+system = build(which, arg)
 t1 = time.perf_counter()
-model = sg.compile(system, backend=backend, cache=False)
+model = sg.compile(system, backend=backend)
 t2 = time.perf_counter()
+print(json.dumps({"n": len(model.states), "nnz": model.jac_sparsity.nnz, "declare": t1 - t0,
+                  "compile": t2 - t1, "stages": model.timings,
+                  "ops": model.manifest["notes"].get("ops_kernels", {}),
+                  "llvm": getattr(model.kernels, "timings", {})}))
+"""
+
+RUN = SYSTEM + r"""
+import os
+from numba import njit
 
 
 @njit
@@ -59,42 +74,69 @@ def repeat(f, t, y, p, out, reps):
     return acc
 
 
-rng = np.random.default_rng(0)
-y = rng.uniform(0.5, 1.5, len(model.states))
-p = model.param_vector({})
+which, arg = sys.argv[1:3]
+system = build(which, arg)
+models = {}
+for spec in sys.argv[3:]:               # backend=cache directory of its compile
+    backend, cache = spec.split("=", 1)
+    os.environ["SYMGEN_CACHE_DIR"] = cache
+    models[backend] = sg.compile(system, backend=backend)   # loads the cached build
+first = next(iter(models.values()))
+y = np.random.default_rng(0).uniform(0.5, 1.5, len(first.states))
+p = first.param_vector({})
 if p.size == 0:
     p = np.zeros(1)
-runs = {}
-for name, size in (("rhs", len(model.states)), ("jac_values", model.jac_sparsity.nnz)):
-    f = getattr(model.kernels, name)
+sizes = {"rhs": len(first.states), "jac_values": first.jac_sparsity.nnz}
+reps = {}
+for name, size in sizes.items():
+    f = getattr(first.kernels, name)
     out = np.empty(size)
     repeat(f, 0.0, y, p, out, 1)
-    reps = 1
+    r = 1
     while True:
-        s = time.perf_counter(); repeat(f, 0.0, y, p, out, reps); el = time.perf_counter() - s
+        s = time.perf_counter(); repeat(f, 0.0, y, p, out, r); el = time.perf_counter() - s
         if el > 0.05:
             break
-        reps *= 4
-    times = []
-    for _ in range(5):
-        s = time.perf_counter(); repeat(f, 0.0, y, p, out, reps); times.append(time.perf_counter() - s)
-    runs[name] = min(times) / reps
-ops = model.manifest["notes"].get("ops_kernels", {})
-print(json.dumps({"n": len(model.states), "nnz": model.jac_sparsity.nnz, "declare": t1 - t0,
-                  "compile": t2 - t1, "stages": model.timings, "ops": ops, "run": runs}))
+        r *= 4
+    reps[name] = r
+best = {b: {k: float("inf") for k in sizes} for b in models}
+for _round in range(7):                 # interleaved: both backends see the same machine load
+    for b, m in models.items():
+        for name, size in sizes.items():
+            f = getattr(m.kernels, name)
+            out = np.empty(size)
+            repeat(f, 0.0, y, p, out, 1)
+            s = time.perf_counter(); repeat(f, 0.0, y, p, out, reps[name]); el = time.perf_counter() - s
+            best[b][name] = min(best[b][name], el / reps[name])
+print(json.dumps(best))
 """
 
 
+def _arg(model: str) -> str:
+    return str(BCR) if model == "bcr" else str(HERE.parent / "examples")
+
+
 def child(model: str, backend: str, timeout: float):
-    arg = str(BCR) if model == "bcr" else str(HERE.parent / "examples")
-    env = dict(os.environ, SYMGEN_CACHE_DIR=tempfile.mkdtemp(prefix=f"bench-backends-{model}-{backend}-"))
+    """Compile in a subprocess with an empty cache: ``(result, cache dir)``, result None on timeout."""
+    cache = tempfile.mkdtemp(prefix=f"bench-backends-{model}-{backend}-")
+    env = dict(os.environ, SYMGEN_CACHE_DIR=cache)
     try:
-        proc = subprocess.run([sys.executable, "-c", CHILD, model, backend, arg], capture_output=True,
+        proc = subprocess.run([sys.executable, "-c", COMPILE, model, backend, _arg(model)], capture_output=True,
                               text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
-        return None
+        return None, cache
     if proc.returncode != 0:
         raise RuntimeError(f"{model}/{backend} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1]), cache
+
+
+def run_times(model: str, caches: dict) -> dict:
+    """Kernel run times of the compiled backends, measured interleaved in one process."""
+    specs = [f"{b}={c}" for b, c in caches.items()]
+    proc = subprocess.run([sys.executable, "-c", RUN, model, _arg(model), *specs], capture_output=True, text=True,
+                          timeout=3600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{model} run-time measurement failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -111,30 +153,35 @@ def main(argv=None):
     args = ap.parse_args(argv)
     backends = args.backends.split(",")
     for model in args.models.split(","):
-        res = {}
+        res, caches = {}, {}
         for b in backends:
-            r = child(model, b, args.timeout)
+            r, cache = child(model, b, args.timeout)
             res[b] = r
             if r is None:
                 print(f"{model:8s} {b:5s}: compile > limit ({args.timeout:.0f} s, subprocess stopped)", flush=True)
                 continue
+            caches[b] = cache
             st = ", ".join(f"{k} {v:.2f}" for k, v in r["stages"].items())
+            sub = ", ".join(f"{k} {v:.2f}" for k, v in r["llvm"].items())
             print(f"{model:8s} {b:5s}: n={r['n']} nnz={r['nnz']} ops rhs={r['ops'].get('rhs')} "
                   f"jac_values={r['ops'].get('jac_values')}; compile() {r['compile']:.2f} s "
-                  f"(backend emit+build {backend_seconds(r):.2f} s; stages: {st}); "
-                  f"rhs {r['run']['rhs'] * 1e6:.2f} us, jac_values {r['run']['jac_values'] * 1e6:.2f} us",
-                  flush=True)
+                  f"(backend emit+build {backend_seconds(r):.2f} s; stages: {st}"
+                  + (f"; llvm: {sub}" if sub else "") + ")", flush=True)
+        runs = run_times(model, caches) if caches else {}
+        for b, t in runs.items():
+            print(f"{model:8s} {b:5s}: rhs {t['rhs'] * 1e6:.3f} us, jac_values {t['jac_values'] * 1e6:.3f} us "
+                  "(best of 7 interleaved batches)", flush=True)
         lv, nb = res.get("llvm"), res.get("numba")
         if lv is not None and "numba" in res:
             if nb is None:
                 print(f"{model:8s} ratio: compile numba/llvm > {args.timeout / backend_seconds(lv):.1f}x "
-                      f"(numba did not finish); run time not comparable")
+                      f"(numba did not finish); run time not comparable", flush=True)
             else:
+                tl, tn = runs["llvm"], runs["numba"]
                 print(f"{model:8s} ratio: compile (emit+build) numba/llvm {backend_seconds(nb) / backend_seconds(lv):.1f}x"
                       f", whole compile() {nb['compile'] / lv['compile']:.1f}x; run time llvm/numba: "
-                      f"rhs {lv['run']['rhs'] / nb['run']['rhs']:.2f}x, "
-                      f"jac_values {lv['run']['jac_values'] / nb['run']['jac_values']:.2f}x")
-
+                      f"rhs {tl['rhs'] / tn['rhs']:.2f}x, jac_values {tl['jac_values'] / tn['jac_values']:.2f}x",
+                      flush=True)
 
 if __name__ == "__main__":
     main()

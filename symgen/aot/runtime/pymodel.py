@@ -142,15 +142,18 @@ class ExportedModel:
         jac = man["jac"]
         self.jac_indptr = np.asarray(jac["indptr"], dtype=np.int64)
         self.jac_indices = np.asarray(jac["indices"], dtype=np.int64)
+        self._sizes = {name: int(info["out_size"]) for name, info in man["kernels"].items()}
+        self._bind(directory, man)
+
+    def _bind(self, directory, man):
+        """Load the native library and declare its functions."""
         self._lib = ctypes.CDLL(os.path.join(directory, man["library"]))
-        self._sizes = {}
         self._kernels = {}
         for kname, info in man["kernels"].items():
             fn = getattr(self._lib, info["c_name"])
             fn.restype = None
             fn.argtypes = [_D, _DP, _DP, _DP]
             self._kernels[kname] = fn
-            self._sizes[kname] = int(info["out_size"])
         common = [_D, _D, _DP, _DP, _D, _DP, _D, _D, _I64, _DP, _I64, ctypes.c_int]
         self._dopri5 = getattr(self._lib, man["steppers"]["dopri5"])
         self._dopri5.argtypes = common + [ctypes.c_int, ctypes.POINTER(_Result)]
@@ -203,7 +206,8 @@ class ExportedModel:
     # -- kernels -----------------------------------------------------------------------
     def kernel(self, name, t, y, p):
         """Call kernel ``name`` (rhs, jac_values, pjac, dfdt, observed) at ``(t, y, p)``."""
-        fn = self._kernels[name]
+        if name not in self._sizes:
+            raise KeyError(f"the model has no kernel {name!r}; kernels: {sorted(self._sizes)}")
         y = np.ascontiguousarray(y, dtype=float)
         p = np.ascontiguousarray(p, dtype=float)
         if y.shape != (len(self.states),):
@@ -213,8 +217,11 @@ class ExportedModel:
         if p.size == 0:
             p = np.zeros(1)
         out = np.empty(max(self._sizes[name], 1))
-        fn(float(t), _ptr(y), _ptr(p), _ptr(out))
+        self._call(name, float(t), y, p, out)
         return out[: self._sizes[name]]
+
+    def _call(self, name, t, y, p, out):
+        self._kernels[name](t, _ptr(y), _ptr(p), _ptr(out))
 
     def rhs(self, t, y, p):
         """f(t, y, p), shape (n,)."""
