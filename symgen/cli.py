@@ -64,6 +64,8 @@ def main(argv=None) -> int:
     ex.add_argument("--name", default=None, help="library/package name (a C identifier)")
     ex.add_argument("--cpu", choices=("host", "generic"), default="host",
                     help="kernels for this CPU (default) or the architecture's baseline (portable)")
+    ex.add_argument("--flavour", choices=("native", "numba"), default="native",
+                    help="python target: native library (NumPy only) or Numba source (NumPy + Numba)")
     ex.add_argument("--no-cache", action="store_true")
     args = ap.parse_args(argv)
     if args.cmd == "export":
@@ -105,16 +107,19 @@ def _export(args) -> int:
         command += f" --name {args.name}"
     if args.cpu != "host":
         command += f" --cpu {args.cpu}"
+    if args.flavour != "native":
+        command += f" --flavour {args.flavour}"
     try:
         system = load_model_object(args.model)
         res = export(system, target=args.target, out=args.out, name=args.name, command=command,
-                     cache=not args.no_cache, cpu=args.cpu)
+                     cache=not args.no_cache, cpu=args.cpu, flavour=args.flavour)
     except SymgenError as exc:
         print(f"symgen: error: {exc}", file=sys.stderr)
         return 2
     t = res.timings
-    print(f"exported {res.manifest['name']!r} ({args.target}) to {res.directory}: {res.library.name}; "
-          f"compile {t['compile']:.2f} s, kernels object {t['kernels_object']:.2f} s, link {t['link']:.2f} s")
+    what = res.library.name if res.library is not None else "Numba source"
+    print(f"exported {res.manifest['name']!r} ({args.target}, {args.flavour}) to {res.directory}: {what}; "
+          + ", ".join(f"{k} {v:.2f} s" for k, v in t.items()))
     return 0
 
 

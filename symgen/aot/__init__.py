@@ -13,10 +13,13 @@ from __future__ import annotations
 import time
 
 from ..errors import ExportError
-from .artifact import TARGETS, write_artifact
+from .artifact import TARGETS, write_artifact, write_numba_package
 from .native import c_identifier
 
-__all__ = ["export", "TARGETS", "ExportResult", "llvm_model"]
+__all__ = ["export", "TARGETS", "FLAVOURS", "ExportResult", "llvm_model"]
+
+#: python-target flavours: the native library (NumPy only) or Numba source (NumPy + Numba)
+FLAVOURS = ("native", "numba")
 
 
 class ExportResult(dict):
@@ -63,7 +66,8 @@ def _target_machine(cpu: str, opt: int):
 
 
 def export(model_or_system, target: str = "python", out=".", *, name: str | None = None,
-           command: str | None = None, cc: str = "cc", cache: bool = True, cpu: str = "host") -> ExportResult:
+           command: str | None = None, cc: str = "cc", cache: bool = True, cpu: str = "host",
+           flavour: str = "native") -> ExportResult:
     """Export a model as a standalone artifact.
 
     Parameters
@@ -89,6 +93,10 @@ def export(model_or_system, target: str = "python", out=".", *, name: str | None
         in-process LLVM backend), or the baseline of the architecture (x86-64) for an
         artifact that runs on any machine of it.  Without fast-math the results are the
         same either way; only speed differs.
+    flavour : {"native", "numba"}
+        ``numba`` (python target only): ship the Numba backend's generated kernels and
+        symgen's drivers as source instead of the native library (needs Numba at run
+        time; JIT-compiled on first use, then cached next to the package).
 
     Returns
     -------
@@ -98,7 +106,12 @@ def export(model_or_system, target: str = "python", out=".", *, name: str | None
     from ..backends.llvm.backend import LLVMBackend, _compile_module
     if target not in TARGETS:
         raise ExportError(f"unknown export target {target!r}; choose one of {list(TARGETS)}")
+    if flavour not in FLAVOURS or (flavour == "numba" and target != "python"):
+        raise ExportError(f"unknown flavour {flavour!r} for target {target!r}; the python target takes "
+                          f"{list(FLAVOURS)}, the c target only 'native'")
     timings = {}
+    if flavour == "numba":
+        return _export_numba(model_or_system, out, name, command, cache, timings)
     t0 = time.perf_counter()
     model = llvm_model(model_or_system, cache=cache)
     timings["compile"] = time.perf_counter() - t0
@@ -119,4 +132,25 @@ def export(model_or_system, target: str = "python", out=".", *, name: str | None
     res = write_artifact(model, source, target, out, prefix=prefix, object_code=obj,
                          target_info=target_info, command=command, cc=cc)
     timings["link"] = res.pop("build_seconds")
+    return ExportResult(res, timings=timings, model=model)
+
+
+def _export_numba(model_or_system, out, name, command, cache, timings) -> ExportResult:
+    from ..model import CompiledModel
+    from ..pipeline import compile as sg_compile
+    t0 = time.perf_counter()
+    if isinstance(model_or_system, CompiledModel):
+        model = (model_or_system if model_or_system.manifest.get("backend") == "numba"
+                 else sg_compile(model_or_system.problem, backend="numba", cache=cache))
+    else:
+        model = sg_compile(model_or_system, backend="numba", cache=cache)
+    timings["compile"] = time.perf_counter() - t0
+    prefix = c_identifier(name if name is not None else model.name)
+    if name is not None and prefix != name:
+        raise ExportError("export name must be an identifier (letters, digits, _; not starting with sg_)",
+                          symbol=repr(name))
+    if command is None:
+        command = f"symgen.export(<model {model.key[:16]}>, target='python', flavour='numba', name={prefix!r})"
+    res = write_numba_package(model, out, prefix=prefix, command=command)
+    res.pop("build_seconds")
     return ExportResult(res, timings=timings, model=model)

@@ -373,3 +373,39 @@ def test_generic_cpu_artifact_gives_the_same_solution(exported, tmp_path):
     _close(ref.y, got.y)
     with pytest.raises(ExportError, match="cpu"):
         sg.export(model, target="c", out=tmp_path / "x", cpu="pentium")
+
+
+@pytest.mark.slow  # the subprocess JIT-compiles symgen's drivers from the shipped sources (~30 s)
+def test_numba_flavour_package_runs_without_symgen(tmp_path):
+    """flavour="numba": Numba kernels + driver sources; needs NumPy and Numba, not symgen/SymPy/Jinja2."""
+    model = sg.compile(_load("lorenz").build(), backend="numba")
+    res = sg.export(model, target="python", out=tmp_path, name="exp_nb_lorenz", flavour="numba")
+    assert res.library is None and res.manifest["flavour"] == "numba"
+    runs = [("dopri5", "auto"), ("auto", "auto"), ("radau5", "dense"), ("radau5", "sparse")]
+    script = BLOCKER.replace('"numba", "llvmlite", ', "") + textwrap.dedent(f"""
+        import json
+        sys.path.insert(0, {str(tmp_path)!r})
+        import exp_nb_lorenz as pkg
+        out = {{}}
+        for method, lin in {runs!r}:
+            sol = pkg.solve({{"x": 1.0, "y": 0.0, "z": 0.0}}, (0.0, 5.0), method=method, rtol=1e-8, atol=1e-10,
+                            linear_solver=lin)
+            out[method + lin] = {{"y": sol.y.tolist(), "stats": sol.stats, "lin": sol.linear_solver}}
+        out["rhs"] = pkg.rhs(0.5, [1.0, 2.0, 3.0], [10.0, 28.0, 8.0 / 3.0]).tolist()
+        out["loaded"] = [m for m in sys.modules if m.split(".")[0] in ("symgen", "sympy", "jinja2")]
+        print(json.dumps(out))
+    """)
+    proc = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, timeout=900,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert data["loaded"] == []
+    for method, lin in runs:
+        ref = model.solve({"x": 1.0, "y": 0.0, "z": 0.0}, (0.0, 5.0), method=method, rtol=1e-8, atol=1e-10,
+                          linear_solver=lin)
+        got = data[method + lin]
+        assert got["stats"] == ref.stats and got["lin"] == ref.linear_solver
+        _close(ref.y, got["y"])
+    _close(model.rhs(0.5, [1.0, 2.0, 3.0], [10.0, 28.0, 8.0 / 3.0]), data["rhs"])
+    with pytest.raises(ExportError, match="flavour"):
+        sg.export(model, target="c", out=tmp_path / "c", flavour="numba")
