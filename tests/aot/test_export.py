@@ -297,6 +297,10 @@ def test_wrapper_rejects_bad_input(exported):
         pkg.solve({"x": 1.0, "y": 0.0, "z": 0.0}, (0, 1), method="euler")
     sol = pkg.solve({"x": 1.0, "y": 0.0, "z": 0.0}, (0, 10), max_steps=5)
     assert sol.status == 1 and "at t =" in sol.message
+    sol = pkg.solve({"x": 1.0, "y": 0.0, "z": 0.0}, (0, 1), t_eval=[0.5, 1.0])
+    np.testing.assert_allclose(sol["r2"], sol["x"] ** 2 + sol["y"] ** 2 + sol["z"] ** 2, rtol=1e-14)
+    with pytest.raises(KeyError):
+        sol["nope"]
 
 
 def test_sparse_lu_radau_matches_in_process(tmp_path):

@@ -87,16 +87,22 @@ class ExportedSolution:
         self.t, self.y, self._segments = t, y, segments
         self.status, self.message, self.success = status, message, status == 0
         self.t_reached, self.stats, self.method = t_reached, stats, method
+        self._p = None  # parameter vector (set by solve)
 
     def __repr__(self):
         return (f"ExportedSolution(status={self.status}, message={self.message!r}, "
                 f"points={self.t.size}, method={self.method!r})")
 
     def __getitem__(self, name):
+        """A state's or an observable's values at ``t``."""
         i = self._model._state_index.get(str(name))
-        if i is None:
-            raise KeyError(f"{name!r} is not a state of the model")
-        return self.y[i]
+        if i is not None:
+            return self.y[i]
+        if str(name) in self._model.observed:
+            j = self._model.observed.index(str(name))
+            return np.array([self._model.observed_values(t, self.y[:, k], self._p)[j]
+                             for k, t in enumerate(self.t)])
+        raise KeyError(f"{name!r} is neither a state nor an observable of the model")
 
     def __call__(self, tq):
         if not self._segments:
@@ -354,6 +360,7 @@ class ExportedModel:
             message = f"{message} at t = {t_r:.17g}"
         sol = ExportedSolution(self, t_out, np.ascontiguousarray(y_out), segments, status, message, t_r,
                                {k: int(v) for k, v in zip(_STAT_NAMES, stats)}, "->".join(used))
+        sol._p = p[: len(self.params)]
         sol.linear_solver = None
         if "radau5" in used:
             auto = self.manifest.get("linear_solver_auto", "dense")
