@@ -16,6 +16,12 @@ both see the same machine load.  The parent
 prints the ratios: compile numba/llvm (goal >= 5x on the largest kernel) and run time
 llvm/numba (goal <= 1.1x).
 
+Measured on the shared 2-core machine (2026-11-25, other jobs running; figures vary ~3x
+with the load): backend emit+build, Numba/LLVM: Brusselator N=8 58-118x, N=16 277x
+(162 s vs 0.59 s); N=64 and BCR: Numba did not finish (N=64: > 600 s vs 20 s; BCR:
+> 900 s vs 36.7 s, > 24x).  Kernel run time LLVM/Numba (interleaved): N=8 rhs 0.99x,
+jac_values 1.02x; N=16 0.94x, 0.96x.
+
 Run: python benchmarks/bench_backends.py [--timeout 600] [--models bruss8,bruss16,bruss64,bcr]
      [--backends llvm,numba]
 """
