@@ -21,11 +21,17 @@ def _cuda():
     return CudaBackend()
 
 
+def _llvm_jit():
+    from .llvm import LLVMBackend
+    return LLVMBackend(jit=True)
+
+
 #: name -> factory of a backend object with ``emit(kset, key, version)`` and ``build(source, dir)``
 BACKENDS = {
     "numba": _numba,
     "llvm": _llvm,
     "cuda": _cuda,
+    "llvm-jit": _llvm_jit,
 }
 
 

@@ -19,6 +19,7 @@ from .pipeline import compile, run_pipeline
 from .show import report, show
 from . import io  # noqa: E402  (importers: sg.io.load_bionetgen)
 from . import opt  # noqa: E402  (optimization: sg.opt.OptModel)
+from .aot import export  # noqa: E402  (ahead-of-time export: sg.export)
 
 __all__ = ["__version__", "time", "states", "params", "D", "ODESystem", "compile", "run_pipeline",
-           "show", "report", "io", "opt", *_errors_all]
+           "show", "report", "io", "opt", "export", *_errors_all]

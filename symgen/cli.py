@@ -1,4 +1,4 @@
-"""Command line: ``symgen compile|solve|show MODEL`` where MODEL is ``file.py:name``.
+"""Command line: ``symgen compile|solve|show|export MODEL`` where MODEL is ``file.py:name``.
 
 ``name`` is an ``ODESystem`` object or a function returning one, defined in the file.
 """
@@ -57,7 +57,19 @@ def main(argv=None) -> int:
             s.add_argument("--rtol", type=float, default=1e-6)
             s.add_argument("--atol", type=float, default=1e-9)
             s.add_argument("--json", action="store_true", help="print the final state as JSON")
+    ex = sub.add_parser("export", help="standalone artifact: python package or C library + header")
+    ex.add_argument("model", help="FILE.py:NAME")
+    ex.add_argument("--target", choices=("python", "c"), required=True)
+    ex.add_argument("--out", required=True, help="output directory")
+    ex.add_argument("--name", default=None, help="library/package name (a C identifier)")
+    ex.add_argument("--cpu", choices=("host", "generic"), default="host",
+                    help="kernels for this CPU (default) or the architecture's baseline (portable)")
+    ex.add_argument("--flavour", choices=("native", "numba"), default="native",
+                    help="python target: native library (NumPy only) or Numba source (NumPy + Numba)")
+    ex.add_argument("--no-cache", action="store_true")
     args = ap.parse_args(argv)
+    if args.cmd == "export":
+        return _export(args)
     from .pipeline import compile as sg_compile
     from .show import report
     try:
@@ -85,6 +97,29 @@ def main(argv=None) -> int:
     except SymgenError as exc:
         print(f"symgen: error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _export(args) -> int:
+    from .aot import export
+    command = f"symgen export {args.model} --target {args.target} --out {args.out}"
+    if args.name:
+        command += f" --name {args.name}"
+    if args.cpu != "host":
+        command += f" --cpu {args.cpu}"
+    if args.flavour != "native":
+        command += f" --flavour {args.flavour}"
+    try:
+        system = load_model_object(args.model)
+        res = export(system, target=args.target, out=args.out, name=args.name, command=command,
+                     cache=not args.no_cache, cpu=args.cpu, flavour=args.flavour)
+    except SymgenError as exc:
+        print(f"symgen: error: {exc}", file=sys.stderr)
+        return 2
+    t = res.timings
+    what = res.library.name if res.library is not None else "Numba source"
+    print(f"exported {res.manifest['name']!r} ({args.target}, {args.flavour}) to {res.directory}: {what}; "
+          + ", ".join(f"{k} {v:.2f} s" for k, v in t.items()))
     return 0
 
 

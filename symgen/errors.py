@@ -85,3 +85,10 @@ class NonFiniteStartError(SymgenError):
 
 class IndexRangeError(ModelError):
     """An indexed variable or parameter is accessed outside its shape in a sum or forall."""
+
+
+class ExportError(SymgenError):
+    """Exporting a compiled model to a standalone artifact failed."""
+
+
+__all__ += ["ExportError"]

@@ -171,16 +171,20 @@ class LLVMBackend:
         C compiler driver used to link the shared library.  When it is not found the
         kernels are JIT-compiled in process with MCJIT: they work the same but are
         not reused across processes (every new process compiles again).
+    jit : bool
+        Always JIT-compile in process with MCJIT (no shared library, no C compiler);
+        registered as the backend ``"llvm-jit"``.
     """
 
     name = "llvm"
     extension = ".ll"
 
     def __init__(self, max_ops: int = ShardOptions.max_ops, max_outputs: int = ShardOptions.max_outputs,
-                 opt_level: int = 1, linker: str = "cc"):
+                 opt_level: int = 1, linker: str = "cc", jit: bool = False):
         self.shards = ShardOptions(int(max_ops), int(max_outputs))
         self.opt_level = int(opt_level)
         self.linker = linker
+        self.jit = bool(jit)
 
     # -- emit --------------------------------------------------------------------------
     def emit(self, kset: KernelSet, key: str, version: str) -> Source:
@@ -224,7 +228,7 @@ class LLVMBackend:
         if str(lib) in _LOADED:
             return _LOADED[str(lib)]
         timings: dict = {}
-        cc = shutil.which(self.linker)
+        cc = None if self.jit else shutil.which(self.linker)
         if cc is None:
             if "jit:" + digest in _LOADED:
                 return _LOADED["jit:" + digest]

@@ -4,9 +4,10 @@ A kernel whose code exceeds ``max_ops`` instructions or ``max_outputs`` stores i
 split into internal ``noinline`` shard functions that the exported entry calls in
 order, so every function LLVM optimizes has a bounded size and compile time grows
 linearly with the kernel.  A temporary defined in one shard and used in a later one
-travels through a scratch array that the entry allocates with ``malloc`` (no large
-``alloca``); if ``malloc`` fails the entry writes NaN to every output, which the
-drivers report as non-finite values.
+travels through a scratch array that the entry allocates on the stack when it is small
+(up to :data:`STACK_SCRATCH_SLOTS` values: no allocator call per kernel call) and with
+``malloc`` otherwise (no large ``alloca``); if ``malloc`` fails the entry writes NaN to
+every output, which the drivers report as non-finite values.
 
 Exported kernels have the drivers' C signature::
 
@@ -30,6 +31,9 @@ from .emitter import NAN, ZERO, FunctionBuilder, declaration
 __all__ = ["ShardOptions", "kernel_functions", "symbol_operands", "module_text", "function_name"]
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: scratch arrays of at most this many doubles (32 KiB) live on the stack of the entry
+#: function; malloc + free per call cost ~20 % of a 1,200-op kernel (2D Brusselator N=8)
+STACK_SCRATCH_SLOTS = 4096
 #: LLVM parameter list for each argument role
 # ``noalias``: the drivers and the model always pass distinct arrays for y, yp, p and out
 # (the kernel contract, see symgen.drivers.common); without it every store to out would
@@ -163,7 +167,8 @@ def kernel_functions(kernel, operands: dict, name: str, opts: ShardOptions = Sha
         for operand, slot, boolean in s.spills:
             b.store(b.instr(f"uitofp i1 {operand} to double") if boolean else operand, "%s", slot)
         texts.append(_define(f"define internal void @{name}_s{k}({params}, ptr noalias %s) #2", b.lines))
-    return texts, calls | ({"malloc", "free"} if slots else set()), len(shards)
+    heap = len(slots) > STACK_SCRATCH_SLOTS
+    return texts, calls | ({"malloc", "free"} if heap else set()), len(shards)
 
 
 def _define(header: str, lines: list) -> str:
@@ -179,6 +184,10 @@ def _zero_fill(kernel) -> list:
 def _entry(kernel, name, params, nshards, nslots) -> str:
     args = ", ".join(_PARAM[a].split()[0] + " " + _PARAM[a].split()[-1] for a in kernel.args)
     lines = _zero_fill(kernel)
+    if 0 < nslots <= STACK_SCRATCH_SLOTS:
+        lines += [f"  %s = alloca double, i64 {nslots}, align 8"]
+        lines += [f"  call void @{name}_s{k}({args}, ptr %s)" for k in range(nshards)]
+        return _define(f"define void @{name}({params}) #1", lines)
     if nslots:
         lines += [f"  %s = call ptr @malloc(i64 {8 * nslots})",
                   "  %nomem = icmp eq ptr %s, null",

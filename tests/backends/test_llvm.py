@@ -206,7 +206,8 @@ def test_large_kernel_is_sharded_and_matches_numpy(tmp_path):
     src = backend.emit(kset, "f" * 64, sg.__version__)
     nshards = src.text.count("define internal void @symgen_ffffffffffffffff_rhs_s")
     assert nshards > 1
-    assert "call ptr @malloc" in src.text  # temporaries cross shard boundaries
+    # temporaries cross shard boundaries through a scratch array (stack or heap by size)
+    assert "%s = alloca double" in src.text or "call ptr @malloc" in src.text
     assert backend.emit(kset, "f" * 64, sg.__version__).text == src.text  # deterministic
     mod = backend.build(src, tmp_path)
     assert mod.compiled and mod.path.exists()
@@ -364,3 +365,36 @@ def test_warm_load_skips_the_ir_and_checks_the_host(tmp_cache, examples_path):
     again = load_compiled(cold.problem, cold.key, "llvm")
     assert isinstance(again.irs["source"], Source)
     np.testing.assert_array_equal(again.rhs(0.0, y, p), expect)
+
+
+def test_large_scratch_arrays_go_to_the_heap(tmp_path, monkeypatch):
+    from symgen.backends.llvm import module as llvm_module
+    monkeypatch.setattr(llvm_module, "STACK_SCRATCH_SLOTS", 0)
+    n = 3000
+    kset = _chain_kset(n)
+    backend = LLVMBackend()
+    src = backend.emit(kset, "e" * 64, sg.__version__)
+    assert "call ptr @malloc" in src.text and "alloca" not in src.text
+    mod = backend.build(src, tmp_path)
+    y, p = np.random.default_rng(1).uniform(-2, 2, n), np.array([0.7, 1.3])
+    out = np.full(n, np.nan)
+    call_kernel(mod.rhs, 0.0, y, p, out)
+    np.testing.assert_allclose(out, _chain_numpy(y, *p), rtol=1e-13, atol=1e-15)
+
+
+def test_llvm_jit_backend_compiles_in_process(lorenz_models, examples_path):
+    """backend="llvm-jit": the same IR JIT-compiled with MCJIT, no shared library."""
+    import lorenz
+    ml, _ = lorenz_models
+    mj = sg.compile(lorenz.build(), backend="llvm-jit")
+    assert mj.kernels.path is None
+    assert mj.source() == ml.source().replace(ml.key, mj.key).replace(ml.key[:16], mj.key[:16])
+    p = ml.param_vector({})
+    y = np.array([1.5, -2.0, 20.0])
+    for name in ("rhs", "jac", "pjac", "dfdt"):
+        np.testing.assert_allclose(getattr(mj, name)(0.3, y, p), getattr(ml, name)(0.3, y, p), rtol=1e-15,
+                                   atol=1e-300)
+    a = ml.solve({"x": 1.0, "y": 0.0, "z": 0.0}, (0.0, 5.0), rtol=1e-9, atol=1e-11)
+    b = mj.solve({"x": 1.0, "y": 0.0, "z": 0.0}, (0.0, 5.0), rtol=1e-9, atol=1e-11)
+    assert a.stats == b.stats
+    np.testing.assert_allclose(b.y, a.y, rtol=1e-12, atol=1e-12)
