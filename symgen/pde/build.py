@@ -13,6 +13,7 @@ import hashlib
 import tempfile
 import time
 import uuid
+from types import SimpleNamespace
 from pathlib import Path
 
 from ..backends.numba.backend import NumbaBackend
@@ -41,7 +42,8 @@ def pde_key(text: str) -> str:
     return hashlib.sha256((_pde_fingerprint() + "|" + text).encode()).hexdigest()
 
 
-def compile_pde(system: PDESystem, *, order: int = 2, cache: bool = True, backend: str = "numba", **options):
+def compile_pde(system: PDESystem, *, order: int = 2, cache: bool = True, backend: str = "numba",
+                parallel: bool = False, **options):
     """Discretize and compile a :class:`PDESystem` (see :func:`symgen.compile`).
 
     Parameters
@@ -51,6 +53,11 @@ def compile_pde(system: PDESystem, *, order: int = 2, cache: bool = True, backen
     cache : bool
         Reuse the compiled module of an identical model (any grid size).  ``False``
         builds in a fresh temporary directory (cold compile, for measurements).
+    parallel : bool
+        Use the multithreaded (``prange``) kernel bodies for grids of at least
+        ``symgen.pde.codegen.PAR_MIN`` state values (serial below).  They are in the
+        generated module either way but compiled only when asked for (a parallel body
+        costs several seconds of Numba compilation and pays only on large grids).
     """
     from .model import PDEModel
     from .. import __version__
@@ -73,7 +80,10 @@ def compile_pde(system: PDESystem, *, order: int = 2, cache: bool = True, backen
     directory = entry_dir(key) if cache else Path(tempfile.mkdtemp(prefix="symgen_pde_"))
     cached = cache and (directory / "kernels.py").exists()
     module = NumbaBackend().build(src, directory)
-    _ = (module.rhs, module.jac_values, module.jtv)  # cfuncs compile (or load) on import
+    kernels = SimpleNamespace(rhs=module.rhs, jac_values=module.jac_values, jtv_kernel=module.jtv_kernel,
+                              module=module, jac=None)
+    if parallel:
+        kernels.rhs, kernels.jac_values = module.parallel_kernels()
     ctx.timings["build"] = time.perf_counter() - t2
-    return PDEModel(system, ss, src, module, key, dict(ctx.timings), cached=cached,
+    return PDEModel(system, ss, src, kernels, key, dict(ctx.timings), cached=cached,
                     load_seconds=time.perf_counter() - t0)

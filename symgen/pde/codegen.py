@@ -10,8 +10,9 @@ grid size and the build cost does not grow with it.  Kernels (all in one module)
   a serial and a ``prange`` body; the wrapper takes the parallel one from
   :data:`PAR_MIN` grid values on (threads only pay on large grids).
 * ``jtv``: ``void(t, y*, p*, v*, out*)``, ``out = J^T v`` (the transposed stencil:
-  every point scatters its stencil row times ``v``).
-* ``row_lengths`` / ``fill_pattern``: the CSR pattern built by the same loops.
+  every point scatters its stencil row times ``v``); compiled on first request.
+
+The CSR pattern itself is built with NumPy from the same regions (:mod:`.pattern`).
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ class StencilPrinter(NumbaPrinter):
             s = self.parenthesize(b, 100)
             return "(" + "*".join([s] * int(e)) + ")"
         if e.is_Integer and -4 <= int(e) <= -1:
-            return f"(1.0/{self._print(b ** (-e))})"
+            return f"(1.0/({self._print(b ** (-e))}))"
         return super()._print_Pow(expr, rational)
 
 
@@ -136,24 +137,20 @@ class _Emitter:
             exprs = [p.expr for p in ps]
         elif kind in ("jacv", "jtv"):
             exprs = [e.expr for p in ps for e in p.jac]
-        else:
-            exprs = []
         syms = set().union(*[e.free_symbols for e in exprs]) if exprs else set()
         offsets = {self.refs[s].offset for s in syms if s in self.refs}
-        if kind in ("jtv", "cols"):
+        if kind == "jtv":
             offsets |= {e.ref.offset for p in ps for e in p.jac}
         coords = {a for a, x in enumerate(self.ss.coords) if x in syms}
         lines, bind, wrapped = self._loops(region, parallel, offsets, coords, ind)
-        if kind in ("rhs", "jacv", "jtv") and exprs:
+        red, pr = exprs, None
+        if exprs:
             temps_sym = sp.numbered_symbols("_T")
             repl, red = sp.cse(exprs, symbols=temps_sym, optimizations=None, order="none")
             temps = [s for s, _ in repl]
             pr = StencilPrinter(self._symbol_map(region, wrapped, temps, syms))
             for k, (_, e) in enumerate(repl):
                 lines.append(f"{bind}c{k} = {pr.doprint(e)}")
-        else:
-            red = exprs
-            pr = None
         pos = 0
         for p in ps:
             row = self._row(p.field)
@@ -170,12 +167,6 @@ class _Emitter:
                 for e in p.jac:
                     lines.append(f"{bind}out[{self._col(region, e.ref, wrapped)}] += ({pr.doprint(red[pos])})*vr")
                     pos += 1
-            elif kind == "rowlen":
-                lines.append(f"{bind}lens[{row}] = {len(p.jac)}")
-            elif kind == "cols":
-                lines.append(f"{bind}k = indptr[{row}]")
-                for j, e in enumerate(p.jac):
-                    lines.append(f"{bind}indices[k + {j}] = {self._col(region, e.ref, wrapped)}")
         return lines
 
     def function(self, name: str, kind: str, args: str, parallel: bool) -> str:
@@ -207,8 +198,6 @@ def emit_stencil_module(ss: StencilSystem, key: str, version: str) -> Source:
         ("_jacv_serial", em.function("_jacv_serial", "jacv", "t, y, p, out", False)),
         ("_jacv_parallel", em.function("_jacv_parallel", "jacv", "t, y, p, out", True)),
         ("_jtv", em.function("_jtv", "jtv", "t, y, p, v, out", False)),
-        ("row_lengths", em.function("row_lengths", "rowlen", "p, lens", False)),
-        ("fill_pattern", em.function("fill_pattern", "cols", "p, indptr, indices", False)),
     ]
     text = _ENV.get_template("pde_module.py.j2").render(
         version=version, key=key, name=_comment(ss.name), fields=_comment(" ".join(ss.fields)),

@@ -83,8 +83,9 @@ class PDEModel:
 
     Attributes
     ----------
-    system, grid, fields, params, stencil (StencilSystem), kernels (module with ``rhs``,
-    ``jac_values``, ``jtv`` cfuncs), jac_sparsity (GridSparsity), timings, cached, key.
+    system, grid, fields, params, stencil (StencilSystem), kernels (``rhs`` and
+    ``jac_values`` cfuncs with the drivers' ABI; ``jtv_kernel()`` gives the ``J^T v`` cfunc),
+    jac_sparsity (GridSparsity), timings, cached, key.
     """
 
     def __init__(self, system, stencil, source, module, key, timings, *, cached, load_seconds):
@@ -125,13 +126,8 @@ class PDEModel:
                                 f"stencils of this model need at least {need}", symbol=ax.name)
 
     def _pattern(self) -> GridSparsity:
-        p = np.concatenate([np.zeros(len(self.params)), self._meta])
-        lens = np.zeros(self.n, dtype=np.int64)
-        self.kernels.row_lengths(p, lens)
-        indptr = np.zeros(self.n + 1, dtype=np.int64)
-        np.cumsum(lens, out=indptr[1:])
-        indices = np.empty(indptr[-1], dtype=np.int64)
-        self.kernels.fill_pattern(p, indptr, indices)
+        from .pattern import build_pattern
+        indptr, indices = build_pattern(self.stencil, self.shape)
         self._indptr_f = indptr.astype(np.float64)
         return GridSparsity(self.n, indptr, indices)
 
@@ -239,7 +235,7 @@ class PDEModel:
         """``J(t, y)^T v`` from the transposed-stencil kernel."""
         from .kernels_call import call_vec_kernel
         out = np.empty(self.n)
-        call_vec_kernel(self.kernels.jtv, float(t), np.ascontiguousarray(y, dtype=float), self._p(params),
+        call_vec_kernel(self.kernels.jtv_kernel(), float(t), np.ascontiguousarray(y, dtype=float), self._p(params),
                         np.ascontiguousarray(v, dtype=float), out)
         return out
 
