@@ -14,6 +14,7 @@ in 2D): the coupled values of one point sit together.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import sympy as sp
@@ -21,6 +22,8 @@ import sympy as sp
 from ..errors import GridError
 
 __all__ = ["Axis", "Grid", "Field", "fields"]
+
+_SERIALS = itertools.count()
 
 #: Smallest number of nodes an axis may have.
 MIN_NODES = 3
@@ -100,6 +103,7 @@ class Grid:
                 raise GridError(f"axis needs at least {MIN_NODES} nodes, got {n}", symbol=name)
             out.append(Axis(name, lo, hi, n, name in periodic))
         self.axes = tuple(out)
+        self.serial = next(_SERIALS)
         self.coords = tuple(sp.Symbol(a.name, real=True) for a in self.axes)
         for a, c in zip(self.axes, self.coords):
             setattr(self, a.name, c) if not hasattr(type(self), a.name) else None
@@ -151,14 +155,20 @@ def _finite(v: float) -> bool:
 
 
 class Field(sp.Symbol):
-    """A scalar unknown defined on every point of a grid (use it like a symbol)."""
+    """A scalar unknown defined on every point of a grid (use it like a symbol).
+
+    Two fields are equal only if they have the same name *and* grid (SymPy's symbol
+    cache is bypassed, the grid's serial number is part of the hashable content)."""
 
     grid: Grid
 
     def __new__(cls, name: str, grid: Grid):
-        obj = super().__new__(cls, name, real=True)
+        obj = sp.Symbol.__xnew__(cls, name, real=True)
         obj.grid = grid
         return obj
+
+    def _hashable_content(self):
+        return super()._hashable_content() + (self.grid.serial,)
 
     def __getnewargs_ex__(self):
         return ((self.name, self.grid), {})
