@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -107,7 +108,9 @@ class PDEModel:
         self.n = len(self.states)
         self._check_grid()
         self._meta = np.array([v for a in self.grid.axes for v in (a.n_unknown, a.lo, a.h)], dtype=float)
+        t0 = time.perf_counter()
         self.jac_sparsity = self._pattern()
+        self.manifest["timings"]["pattern"] = time.perf_counter() - t0
         self._defaults = {str(k): float(v) for k, v in system.defaults.items()}
         self._pidx = {str(s): i for i, s in enumerate(self.params)}
 

@@ -9,7 +9,7 @@ import sympy as sp
 
 import symgen as sg
 
-from .mms import exact_fn, nodes_for, observed_orders, outward_derivative
+from mms import exact_fn, nodes_for, observed_orders, outward_derivative
 
 TOL = 0.15
 
