@@ -27,7 +27,7 @@ def build(N=32):
     f = sp.Piecewise((5.0, sp.And(t >= 1.1, (x - 0.3) ** 2 + (y - 0.6) ** 2 <= 0.1 ** 2)), (0.0, True))
     return sg.PDESystem([sg.D(u) == alpha * sg.laplacian(u) + B + u ** 2 * v - (A + 1) * u + f,
                          sg.D(v) == alpha * sg.laplacian(v) + A * u - u ** 2 * v], t,
-                        defaults={A: 3.4, B: 1.0, alpha: 10.0}, name=f"brusselator_pde{N}")
+                        defaults={A: 3.4, B: 1.0, alpha: 10.0}, name="brusselator_pde")
 
 
 def initial(N):

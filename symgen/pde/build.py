@@ -72,7 +72,7 @@ def compile_pde(system: PDESystem, *, order: int = 2, cache: bool = True, backen
     src = emit_stencil_module(ss, _KEY_PLACEHOLDER, __version__)
     key = pde_key(src.text)
     if not cache:
-        key = key[:40] + uuid.uuid4().hex[:24]
+        key = uuid.uuid4().hex[:24] + key[:40]  # the module name (first 24) must be new too
     text = src.text.replace(_KEY_PLACEHOLDER, key)
     src = Source(src.backend, key, text, src.kernels)
     ctx.timings["emit"] = time.perf_counter() - t1

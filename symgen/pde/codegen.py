@@ -75,6 +75,9 @@ class _Emitter:
         self.nf = ss.nfields
         self.np = len(ss.params)
         self.refs = dict(ss.neighbors)
+        # expressions use inverse spacings (products instead of divisions in the loops)
+        self.inv = tuple(sp.Symbol(f"_G{a}", positive=True) for a in range(self.nd))
+        self._to_inv = {h: 1 / g for h, g in zip(ss.spacings, self.inv)}
 
     def _loops(self, region, parallel: bool, offsets: set, coords: set, ind: str):
         """Loop headers (list of lines) and the body indentation for one region."""
@@ -113,14 +116,15 @@ class _Emitter:
     def _symbol_map(self, region, wrapped, temps, used) -> dict:
         ss = self.ss
         m = {ss.t: "t"}
-        m.update({s: f"p[{k}]" for k, s in enumerate(ss.params)})
+        m.update({s: f"q{k}" for k, s in enumerate(ss.params)})
         m.update({x: f"x{a}" for a, x in enumerate(ss.coords)})
         m.update({h: f"h{a}" for a, h in enumerate(ss.spacings)})
+        m.update({g: f"g{a}" for a, g in enumerate(self.inv)})
         for sym, ref in ss.neighbors:
             if sym not in used:
                 continue
             idx = [_axis_index(a, c, ref.offset[a], wrapped) for a, c in enumerate(region.classes)]
-            m[sym] = f"y[{_linear(idx, self.nf, ref.field)}]"
+            m[sym] = f"yv[{', '.join(idx)}, {ref.field}]"
         m.update({s: f"c{k}" for k, s in enumerate(temps)})
         return m
 
@@ -129,14 +133,18 @@ class _Emitter:
 
     def _col(self, region, ref, wrapped) -> str:
         idx = [_axis_index(a, c, ref.offset[a], wrapped) for a, c in enumerate(region.classes)]
-        return _linear(idx, self.nf, ref.field)
+        return ", ".join(idx) + f", {ref.field}"
+
+    def _row_nd(self, f: int) -> str:
+        return ", ".join(f"i{a}" for a in range(self.nd)) + f", {f}"
 
     def region_code(self, region, kind: str, parallel: bool, ind: str) -> list:
         ps = region.points
         if kind == "rhs":
             exprs = [p.expr for p in ps]
-        elif kind in ("jacv", "jtv"):
+        else:
             exprs = [e.expr for p in ps for e in p.jac]
+        exprs = [e.xreplace(self._to_inv) for e in exprs]
         syms = set().union(*[e.free_symbols for e in exprs]) if exprs else set()
         offsets = {self.refs[s].offset for s in syms if s in self.refs}
         if kind == "jtv":
@@ -155,7 +163,7 @@ class _Emitter:
         for p in ps:
             row = self._row(p.field)
             if kind == "rhs":
-                lines.append(f"{bind}out[{row}] = {pr.doprint(red[pos])}")
+                lines.append(f"{bind}ov[{self._row_nd(p.field)}] = {pr.doprint(red[pos])}")
                 pos += 1
             elif kind == "jacv":
                 lines.append(f"{bind}k = int(p[IP + {row}])")
@@ -165,7 +173,7 @@ class _Emitter:
             elif kind == "jtv":
                 lines.append(f"{bind}vr = v[{row}]")
                 for e in p.jac:
-                    lines.append(f"{bind}out[{self._col(region, e.ref, wrapped)}] += ({pr.doprint(red[pos])})*vr")
+                    lines.append(f"{bind}ov[{self._col(region, e.ref, wrapped)}] += ({pr.doprint(red[pos])})*vr")
                     pos += 1
         return lines
 
@@ -177,6 +185,14 @@ class _Emitter:
             lines.append(f"    n{a} = int(p[NP + {3 * a}])")
             lines.append(f"    lo{a} = p[NP + {3 * a + 1}]")
             lines.append(f"    h{a} = p[NP + {3 * a + 2}]")
+            lines.append(f"    g{a} = 1.0/h{a}")
+        for k in range(self.np):  # parameters as locals: loaded once, not once per point
+            lines.append(f"    q{k} = p[{k}]")
+        # N-d views: indices the compiler can prove in bounds (no wraparound tests in loops)
+        shape = "(" + ", ".join(f"n{a}" for a in range(self.nd)) + f", {self.nf})"
+        lines.append(f"    yv = y.reshape({shape})")
+        if kind in ("rhs", "jtv"):
+            lines.append(f"    ov = out.reshape({shape})")
         for region in self.ss.regions:
             cls = ", ".join(f"{c.kind}{c.q if c.kind not in ('in', 'pw') else ''}" for c in region.classes)
             lines.append(f"    # region ({cls})")

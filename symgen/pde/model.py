@@ -108,15 +108,13 @@ class PDEModel:
         self.n = len(self.states)
         self._check_grid()
         self._meta = np.array([v for a in self.grid.axes for v in (a.n_unknown, a.lo, a.h)], dtype=float)
-        t0 = time.perf_counter()
-        self.jac_sparsity = self._pattern()
-        self.manifest["timings"]["pattern"] = time.perf_counter() - t0
+        self._sparsity = None  # the CSR pattern is run-time data of the grid: built on first use
         self._defaults = {str(k): float(v) for k, v in system.defaults.items()}
         self._pidx = {str(s): i for i, s in enumerate(self.params)}
 
     def __repr__(self) -> str:
         return (f"PDEModel({self.name!r}, grid={self.grid!r}, fields={[str(f) for f in self.fields]}, "
-                f"order={self.stencil.order}, {self.n} states, jac nnz={self.jac_sparsity.nnz})")
+                f"order={self.stencil.order}, {self.n} states)")
 
     # -- set-up -----------------------------------------------------------------------
     def _check_grid(self):
@@ -128,11 +126,18 @@ class PDEModel:
                 raise GridError(f"axis {ax.name!r} has {ax.n_unknown} unknown nodes; the order-{ss.order} "
                                 f"stencils of this model need at least {need}", symbol=ax.name)
 
-    def _pattern(self) -> GridSparsity:
-        from .pattern import build_pattern
-        indptr, indices = build_pattern(self.stencil, self.shape)
-        self._indptr_f = indptr.astype(np.float64)
-        return GridSparsity(self.n, indptr, indices)
+    @property
+    def jac_sparsity(self) -> GridSparsity:
+        """Static CSR pattern of the Jacobian on this grid (built with NumPy on first use;
+        its time is ``timings["pattern"]``)."""
+        if self._sparsity is None:
+            from .pattern import build_pattern
+            t0 = time.perf_counter()
+            indptr, indices = build_pattern(self.stencil, self.shape)
+            self._indptr_f = indptr.astype(np.float64)
+            self._sparsity = GridSparsity(self.n, indptr, indices)
+            self.manifest["timings"]["pattern"] = time.perf_counter() - t0
+        return self._sparsity
 
     # -- vectors ------------------------------------------------------------------------
     def param_vector(self, params=None) -> np.ndarray:
@@ -162,6 +167,7 @@ class PDEModel:
         bad = np.flatnonzero(~np.isfinite(vals))
         if bad.size:
             raise NonFiniteValueError("parameter value is not finite", symbol=str(self.params[bad[0]]))
+        _ = self.jac_sparsity
         return np.concatenate([vals, self._meta, self._indptr_f])
 
     def _p(self, params):
