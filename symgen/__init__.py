@@ -20,6 +20,12 @@ from .show import report, show
 from . import io  # noqa: E402  (importers: sg.io.load_bionetgen)
 from . import opt  # noqa: E402  (optimization: sg.opt.OptModel)
 from .aot import export  # noqa: E402  (ahead-of-time export: sg.export)
+from . import pde  # noqa: E402  (PDEs on structured grids)
+from .pde import (Dirichlet, Grid, Neumann, PDESystem, Robin, divergence, fields, gradient,  # noqa: E402
+                  laplacian, upwind)
+from .pde import diff as pdiff  # noqa: E402
 
 __all__ = ["__version__", "time", "states", "params", "D", "ODESystem", "compile", "run_pipeline",
-           "show", "report", "io", "opt", "export", *_errors_all]
+           "show", "report", "io", "opt", "export", *_errors_all,
+           "pde", "Grid", "fields", "PDESystem", "Dirichlet", "Neumann", "Robin", "laplacian", "gradient",
+           "divergence", "upwind", "pdiff"]

@@ -92,3 +92,28 @@ class ExportError(SymgenError):
 
 
 __all__ += ["ExportError"]
+
+# ---- PDEs on structured grids (symgen.pde) ------------------------------------------
+class GridError(ModelError):
+    """A grid is malformed or inconsistent with the model (axes, sizes, fields on
+    different grids, a grid too small for the stencil)."""
+
+
+class FieldWithoutEquationError(MissingEquationError):
+    """A field used in a PDE system has no equation."""
+
+
+class MissingBoundaryConditionError(ModelError):
+    """A field has no boundary condition on a side of a non-periodic axis."""
+
+
+class BoundaryConditionError(ModelError):
+    """A boundary condition is malformed (unknown side, periodic axis, duplicate)."""
+
+
+class StencilOrderError(ModelError):
+    """An operator or accuracy order the finite-difference stencils cannot support."""
+
+
+__all__ += ["GridError", "FieldWithoutEquationError", "MissingBoundaryConditionError",
+            "BoundaryConditionError", "StencilOrderError"]
