@@ -228,6 +228,8 @@ def write_numba_package(model, out, *, prefix: str, command: str | None) -> dict
              "_drivers/__init__.py": '"""symgen\'s compiled ODE drivers (copied verbatim by symgen export)."""\n'}
     for name in DRIVER_SOURCES:
         files[f"_drivers/{name}"] = (drivers / name).read_text()
+    # the drivers report progress through ``..progress`` (standard library only)
+    files["progress.py"] = (drivers.parent / "progress.py").read_text()
     if (root / "_drivers").exists():
         shutil.rmtree(root / "_drivers")
     for rel, text in files.items():
