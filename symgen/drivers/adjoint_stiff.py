@@ -20,10 +20,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .adjoint import _RA, _RC, _RD, _RDD, _RG0, _RGAMMA, EPS, dense_state
-from .common import (MAX_STEPS, NONFINITE, SINGULAR, ST_ACCEPTED, ST_NFEV, ST_NJEV, ST_NLU,
-                     ST_REJECTED, ST_STEPS, STEP_UNDERFLOW, SUCCESS)
-from .radau5 import RADAU_IIA_CONSTANTS, lu_factor, lu_solve
+from .adjoint import dense_state
+from .common import ST_ACCEPTED, ST_NFEV, ST_NJEV, ST_NLU, ST_REJECTED, ST_STEPS, SUCCESS
+from .radau5 import lu_factor, lu_solve
+from .sens_common import (_RA, _RALPHA, _RBETA, _RC, _RD, _RDD, _RG0, _RGAMMA, _RT, _RTI, NEWTON_MAX,
+                          NEWTON_TOL, first_step, lu_failure, radau_tolerances, step_control, step_start)
 from .sparse_lu import sparse_lu_factor, sparse_lu_solve
 
 __all__ = ["adjoint_implicit", "adjoint_implicit_transformed", "NEWTON_MAX", "NEWTON_TOL"]
@@ -115,10 +116,7 @@ def _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind,
     span = t_hi - t_lo
     if span <= 0.0:
         return SUCCESS, t, h0
-    rt = 0.1 * rtol ** (2.0 / 3.0)
-    at = np.empty(n)
-    for i in range(n):
-        at[i] = atol[i] * rt / rtol
+    rt, at = radau_tolerances(rtol, atol, n)
     nn = 3 * n
     big = np.empty((nn, nn))
     piv = np.empty(nn, dtype=np.int64)
@@ -142,17 +140,13 @@ def _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind,
     Gq = np.empty((3, m + 1))
     G0 = np.empty(m + 1)
     inc = np.empty(m + 1)
-    h = min(abs(h0), span) if h0 != 0.0 else span * 1e-3
+    h = first_step(h0, span)
     reject = False
     steps = 0
     while t > t_lo:
-        if steps >= max_steps:
-            return MAX_STEPS, t, h
-        if h < 16.0 * EPS * max(abs(t), 1.0):
-            return STEP_UNDERFLOW, t, h
-        last = h >= t - t_lo
-        if last:
-            h = t - t_lo
+        status, h, last = step_start(steps, max_steps, t, h, t - t_lo)
+        if status != SUCCESS:
+            return status, t, h
         hs = -h
         steps += 1
         stats[ST_STEPS] += 1
@@ -192,10 +186,10 @@ def _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind,
         info = lu_factor(big, piv)
         stats[ST_NLU] += 1
         if info != 0:
-            h *= 0.5
+            status, h = lu_failure(info, t, h)
             reject = True
-            if info < 0 or h < 16.0 * EPS * max(abs(t), 1.0):
-                return SINGULAR if info > 0 else NONFINITE, t, h
+            if status != SUCCESS:
+                return status, t, h
             continue
         lu_solve(big, piv, rhs)
         # error estimate: (gamma/hs I - M(t))^-1 (f(t, lam_n) + sum dd_j Z_j / hs)
@@ -244,32 +238,24 @@ def _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind,
             h *= 0.1
             reject = True
             continue
-        fac = 0.9 * err ** -0.25
-        if err <= 1.0:
+        accepted, h_new = step_control(h, err, reject, 0.25, 5.0)
+        if accepted:
             for k in range(m + 1):
                 z[n + k] += inc[k]
             for i in range(n):
                 z[i] = rhs[2 * n + i]
             t = t_lo if last else t + hs
             stats[ST_ACCEPTED] += 1
-            h *= min(1.0 if reject else 5.0, max(0.2, fac))
-            reject = False
         else:
             stats[ST_REJECTED] += 1
-            h *= min(1.0, max(0.2, fac))
-            reject = True
+        h = h_new
+        reject = not accepted
     return SUCCESS, t, h
 
 
 # ---------------------------------------------------------------------------------------
 # Large stiff models: simplified Newton on the transformed stage equations
 # ---------------------------------------------------------------------------------------
-_RT = np.ascontiguousarray(RADAU_IIA_CONSTANTS["T"])
-_RTI = np.ascontiguousarray(RADAU_IIA_CONSTANTS["TI"])
-_RALPHA = float(RADAU_IIA_CONSTANTS["alpha"])
-_RBETA = float(RADAU_IIA_CONSTANTS["beta"])
-NEWTON_MAX = 12      # simplified Newton iterations per step
-NEWTON_TOL = 1e-3    # converged when the scaled increment is below this (tolerance units)
 
 
 @njit(cache=True)
@@ -318,10 +304,7 @@ def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tm
     span = t_hi - t_lo
     if span <= 0.0:
         return SUCCESS, t, h0
-    rt = 0.1 * rtol ** (2.0 / 3.0)
-    at = np.empty(n)
-    for i in range(n):
-        at[i] = atol[i] * rt / rtol
+    rt, at = radau_tolerances(rtol, atol, n)
     nnz = max(jidx.shape[0], 1)
     vals = np.empty(nnz)
     jvt = np.empty(nnz)
@@ -351,17 +334,13 @@ def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tm
     Gq = np.empty((3, m + 1))
     G0 = np.empty(m + 1)
     inc = np.empty(m + 1)
-    h = min(abs(h0), span) if h0 != 0.0 else span * 1e-3
+    h = first_step(h0, span)
     reject = False
     steps = 0
     while t > t_lo:
-        if steps >= max_steps:
-            return MAX_STEPS, t, h
-        if h < 16.0 * EPS * max(abs(t), 1.0):
-            return STEP_UNDERFLOW, t, h
-        last = h >= t - t_lo
-        if last:
-            h = t - t_lo
+        status, h, last = step_start(steps, max_steps, t, h, t - t_lo)
+        if status != SUCCESS:
+            return status, t, h
         hs = -h
         steps += 1
         stats[ST_STEPS] += 1
@@ -382,10 +361,10 @@ def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tm
             ier = _dense_transposed(jptr, vals, jidx, n, fac1, alphn, betan, E1, E2, piv1, piv2)
         stats[ST_NLU] += 2
         if ier != 0:
-            h *= 0.5
+            status, h = lu_failure(ier, t, h)
             reject = True
-            if ier < 0 or h < 16.0 * EPS * max(abs(t), 1.0):
-                return SINGULAR if ier > 0 else NONFINITE, t, h
+            if status != SUCCESS:
+                return status, t, h
             continue
         for j in range(3):
             dense_state(ts, cf, kind, t + _RC[j] * hs, x)
@@ -478,20 +457,18 @@ def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tm
             h *= 0.1
             reject = True
             continue
-        fac = 0.9 * err ** -0.25
-        if err <= 1.0:
+        accepted, h_new = step_control(h, err, reject, 0.25, 5.0)
+        if accepted:
             for k in range(m + 1):
                 z[n + k] += inc[k]
             for i in range(n):
                 z[i] += Z[2, i]
             t = t_lo if last else t + hs
             stats[ST_ACCEPTED] += 1
-            h *= min(1.0 if reject else 5.0, max(0.2, fac))
-            reject = False
         else:
             stats[ST_REJECTED] += 1
-            h *= min(1.0, max(0.2, fac))
-            reject = True
+        h = h_new
+        reject = not accepted
     return SUCCESS, t, h
 
 

@@ -29,10 +29,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .adjoint import _RA, _RC, _RDD, _RGAMMA, _DP_A, _DP_C, _DP_E, EPS, dense_state
-from .adjoint_stiff import _RALPHA, _RBETA, _RT, _RTI, NEWTON_MAX, NEWTON_TOL
-from .common import (MAX_STEPS, NONFINITE, SINGULAR, ST_ACCEPTED, ST_NFEV, ST_NJEV, ST_NLU,
-                     ST_REJECTED, ST_STEPS, STEP_UNDERFLOW, SUCCESS)
+from .adjoint import _DP_C, dense_state, dopri_error, dopri_stage
+from .common import ST_ACCEPTED, ST_NFEV, ST_NJEV, ST_NLU, ST_REJECTED, ST_STEPS, SUCCESS
+from .sens_common import (_RA, _RALPHA, _RBETA, _RC, _RDD, _RGAMMA, _RT, _RTI, NEWTON_MAX, NEWTON_TOL,
+                          NONFINITE, first_step, lu_failure, radau_tolerances, step_control, step_start,
+                          too_small)
 from .radau5 import lu_factor, lu_solve
 from .sparse_lu import sparse_lu_factor, sparse_lu_solve
 
@@ -78,27 +79,19 @@ def sens_explicit(jvp, pjac, ts, cf, kind, t_lo, t_hi, S, p, cols, scale, n, m, 
     span = t_hi - t_lo
     if span <= 0.0 or k == 0:
         return SUCCESS, t_hi, h0
-    h = min(abs(h0), span) if h0 != 0.0 else span * 1e-3
+    h = first_step(h0, span)
     _sens_rhs(jvp, pjac, ts, cf, kind, t, S, p, cols, scale, n, m, x, fp, F, col, out, Kst[0])
     stats[ST_NFEV] += 1
     reject = False
     steps = 0
     N = k * n
     while t < t_hi:
-        if steps >= max_steps:
-            return MAX_STEPS, t, h
-        if h < 16.0 * EPS * max(abs(t), 1.0):
-            return STEP_UNDERFLOW, t, h
-        last = h >= t_hi - t
-        if last:
-            h = t_hi - t
+        status, h, last = step_start(steps, max_steps, t, h, t_hi - t)
+        if status != SUCCESS:
+            return status, t, h
         for s in range(1, 7):
             for c in range(k):
-                for i in range(n):
-                    acc = S[c, i]
-                    for j in range(s):
-                        acc += h * _DP_A[s, j] * Kst[j, c, i]
-                    Zs[c, i] = acc
+                dopri_stage(h, s, Kst[:, c], S[c], Zs[c])
             _sens_rhs(jvp, pjac, ts, cf, kind, t + _DP_C[s] * h, Zs, p, cols, scale, n, m, x, fp, F, col, out, Kst[s])
         stats[ST_NFEV] += 6
         steps += 1
@@ -106,36 +99,26 @@ def sens_explicit(jvp, pjac, ts, cf, kind, t_lo, t_hi, S, p, cols, scale, n, m, 
         err = 0.0
         finite = True
         for c in range(k):
-            for i in range(n):
-                e = 0.0
-                for j in range(7):
-                    e += _DP_E[j] * Kst[j, c, i]
-                sk = atol[i] + rtol * max(abs(S[c, i]), abs(Zs[c, i]))
-                r = h * e / sk if sk > 0.0 else (0.0 if h * e == 0.0 else np.inf)
-                err += r * r
-                if not np.isfinite(Zs[c, i]):
-                    finite = False
+            err, finite = dopri_error(h, Kst[:, c], S[c], Zs[c], atol, rtol, err, finite)
         err = np.sqrt(err / N) if N > 0 else 0.0
         if not finite or not np.isfinite(err):
             h *= 0.1
             reject = True
-            if h < 16.0 * EPS * max(abs(t), 1.0):
+            if too_small(t, h):
                 return NONFINITE, t, h
             continue
-        fac = 0.9 * err ** -0.2 if err > 0.0 else 10.0
-        if err <= 1.0:
+        accepted, h_new = step_control(h, err, reject, 0.2, 10.0)
+        if accepted:
             t = t_hi if last else t + h
             for c in range(k):
                 for i in range(n):
                     S[c, i] = Zs[c, i]
                     Kst[0, c, i] = Kst[6, c, i]
             stats[ST_ACCEPTED] += 1
-            h *= min(1.0 if reject else 10.0, max(0.2, fac))
-            reject = False
         else:
             stats[ST_REJECTED] += 1
-            h *= min(1.0, max(0.2, fac))
-            reject = True
+        h = h_new
+        reject = not accepted
     return SUCCESS, t, h
 
 
@@ -159,10 +142,7 @@ def sens_implicit(jacv, indptr, indices, pjac, ts, cf, kind, t_lo, t_hi, S, p, c
     span = t_hi - t_lo
     if span <= 0.0 or k == 0:
         return SUCCESS, t_hi, h0
-    rt = 0.1 * rtol ** (2.0 / 3.0)
-    at = np.empty(n)
-    for i in range(n):
-        at[i] = atol[i] * rt / rtol
+    rt, at = radau_tolerances(rtol, atol, n)
     nn = 3 * n
     big = np.empty((nn, nn))
     piv = np.empty(nn, dtype=np.int64)
@@ -177,18 +157,14 @@ def sens_implicit(jacv, indptr, indices, pjac, ts, cf, kind, t_lo, t_hi, S, p, c
     x = np.empty(n)
     fp = np.empty(max(n * m, 1))
     errv = np.empty(n)
-    h = min(abs(h0), span) if h0 != 0.0 else span * 1e-3
+    h = first_step(h0, span)
     reject = False
     steps = 0
     N = k * n
     while t < t_hi:
-        if steps >= max_steps:
-            return MAX_STEPS, t, h
-        if h < 16.0 * EPS * max(abs(t), 1.0):
-            return STEP_UNDERFLOW, t, h
-        last = h >= t_hi - t
-        if last:
-            h = t_hi - t
+        status, h, last = step_start(steps, max_steps, t, h, t_hi - t)
+        if status != SUCCESS:
+            return status, t, h
         steps += 1
         stats[ST_STEPS] += 1
         for j in range(3):
@@ -214,10 +190,10 @@ def sens_implicit(jacv, indptr, indices, pjac, ts, cf, kind, t_lo, t_hi, S, p, c
         info = lu_factor(big, piv)
         stats[ST_NLU] += 1
         if info != 0:
-            h *= 0.5
+            status, h = lu_failure(info, t, h)
             reject = True
-            if info < 0 or h < 16.0 * EPS * max(abs(t), 1.0):
-                return SINGULAR if info > 0 else NONFINITE, t, h
+            if status != SUCCESS:
+                return status, t, h
             continue
         for c in range(k):
             lu_solve(big, piv, rhs[c])
@@ -255,19 +231,17 @@ def sens_implicit(jacv, indptr, indices, pjac, ts, cf, kind, t_lo, t_hi, S, p, c
             h *= 0.1
             reject = True
             continue
-        fac = 0.9 * err ** -0.25
-        if err <= 1.0:
+        accepted, h_new = step_control(h, err, reject, 0.25, 5.0)
+        if accepted:
             for c in range(k):
                 for i in range(n):
                     S[c, i] = rhs[c, 2 * n + i]
             t = t_hi if last else t + h
             stats[ST_ACCEPTED] += 1
-            h *= min(1.0 if reject else 5.0, max(0.2, fac))
-            reject = False
         else:
             stats[ST_REJECTED] += 1
-            h *= min(1.0, max(0.2, fac))
-            reject = True
+        h = h_new
+        reject = not accepted
     return SUCCESS, t, h
 
 
@@ -286,10 +260,7 @@ def sens_implicit_transformed(jacv, jptr, jidx, jvp, pjac, sparse, splan, ts, cf
     span = t_hi - t_lo
     if span <= 0.0 or k == 0:
         return SUCCESS, t_hi, h0
-    rt = 0.1 * rtol ** (2.0 / 3.0)
-    at = np.empty(n)
-    for i in range(n):
-        at[i] = atol[i] * rt / rtol
+    rt, at = radau_tolerances(rtol, atol, n)
     vals = np.empty(max(jidx.shape[0], 1))
     dn = 0 if sparse else n
     E1 = np.empty((dn, dn))
@@ -312,18 +283,14 @@ def sens_implicit_transformed(jacv, jptr, jidx, jvp, pjac, sparse, splan, ts, cf
     out = np.empty(max(n, 1))
     rre = np.empty(n)
     rc = np.empty(n, dtype=np.complex128)
-    h = min(abs(h0), span) if h0 != 0.0 else span * 1e-3
+    h = first_step(h0, span)
     reject = False
     steps = 0
     N = k * n
     while t < t_hi:
-        if steps >= max_steps:
-            return MAX_STEPS, t, h
-        if h < 16.0 * EPS * max(abs(t), 1.0):
-            return STEP_UNDERFLOW, t, h
-        last = h >= t_hi - t
-        if last:
-            h = t_hi - t
+        status, h, last = step_start(steps, max_steps, t, h, t_hi - t)
+        if status != SUCCESS:
+            return status, t, h
         steps += 1
         stats[ST_STEPS] += 1
         dense_state(ts, cf, kind, t, x)
@@ -352,10 +319,10 @@ def sens_implicit_transformed(jacv, jptr, jidx, jvp, pjac, sparse, splan, ts, cf
                 ier = lu_factor(E2, piv2)
         stats[ST_NLU] += 2
         if ier != 0:
-            h *= 0.5
+            status, h = lu_failure(ier, t, h)
             reject = True
-            if ier < 0 or h < 16.0 * EPS * max(abs(t), 1.0):
-                return SINGULAR if ier > 0 else NONFINITE, t, h
+            if status != SUCCESS:
+                return status, t, h
             continue
         for j in range(3):
             tj = t + _RC[j] * h
@@ -445,17 +412,15 @@ def sens_implicit_transformed(jacv, jptr, jidx, jvp, pjac, sparse, splan, ts, cf
             h *= 0.1
             reject = True
             continue
-        fac = 0.9 * err ** -0.25
-        if err <= 1.0:
+        accepted, h_new = step_control(h, err, reject, 0.25, 5.0)
+        if accepted:
             for c in range(k):
                 for i in range(n):
                     S[c, i] += Z[c, 2, i]
             t = t_hi if last else t + h
             stats[ST_ACCEPTED] += 1
-            h *= min(1.0 if reject else 5.0, max(0.2, fac))
-            reject = False
         else:
             stats[ST_REJECTED] += 1
-            h *= min(1.0, max(0.2, fac))
-            reject = True
+        h = h_new
+        reject = not accepted
     return SUCCESS, t, h
