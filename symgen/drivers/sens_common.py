@@ -121,6 +121,20 @@ def coupled_stage_rhs(hs, y, R, n, rhs):
 
 
 @njit(cache=True)
+def jac_dense(jacv, indptr, indices, t, x, p, vals, sgn, transpose, M):
+    """``M = sgn J(t, x)`` (``sgn J^T`` with ``transpose``), dense, from the CSR values kernel."""
+    jacv(t, x.ctypes, p.ctypes, vals.ctypes)
+    n = x.shape[0]
+    M[:, :] = 0.0
+    for i in range(n):
+        for q in range(indptr[i], indptr[i + 1]):
+            if transpose:
+                M[indices[q], i] = sgn * vals[q]
+            else:
+                M[i, indices[q]] = sgn * vals[q]
+
+
+@njit(cache=True)
 def shifted_matrix(g, M, E):
     """``E = g I - M`` (dense, ``M`` square)."""
     n = M.shape[0]
