@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .common import NONFINITE, ST_ACCEPTED, ST_NFEV, ST_REJECTED, ST_STEPS, SUCCESS
+from .common import NONFINITE, ST_NFEV, ST_STEPS, SUCCESS
 from .dopri5 import DOPRI5_TABLEAU
 from .sens_common import first_step, step_control, step_start, too_small
 
@@ -172,15 +172,12 @@ def _explicit_segment(vjp, pvjp, quad, has_quad, ts, cf, kind, t_hi, t_lo, z, p,
             if too_small(t, h):
                 return NONFINITE, t, h
             continue
-        accepted, h_new = step_control(h, err, reject, 0.2, 10.0)
+        accepted, h_new = step_control(h, err, reject, 0.2, 10.0, stats)
         if accepted:
             t = t_lo if last else t + hs
             for i in range(N):
                 z[i] = zn[i]
                 K[0, i] = K[6, i]
-            stats[ST_ACCEPTED] += 1
-        else:
-            stats[ST_REJECTED] += 1
         h = h_new
         reject = not accepted
     return SUCCESS, t, h

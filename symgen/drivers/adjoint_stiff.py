@@ -21,11 +21,11 @@ import numpy as np
 from numba import njit
 
 from .adjoint import dense_state
-from .common import ST_ACCEPTED, ST_NFEV, ST_NJEV, ST_NLU, ST_REJECTED, ST_STEPS, SUCCESS
+from .common import ST_NFEV, ST_NJEV, ST_NLU, ST_REJECTED, ST_STEPS, SUCCESS
 from .radau5 import lu_factor, lu_solve
 from .sens_common import (_RA, _RALPHA, _RBETA, _RC, _RD, _RDD, _RG0, _RGAMMA, NEWTON_MAX, NEWTON_TOL,
                           coupled_stage_matrix, coupled_stage_rhs, first_step, jac_dense, lu_failure,
-                          newton_verdict, radau_tolerances, shifted_matrix, step_control, step_start,
+                          newton_verdict, radau_tolerances, scaled_ssq, shifted_matrix, step_control, step_start,
                           transformed_factor, transformed_residual, transformed_solve, transformed_solve_real,
                           transformed_update)
 
@@ -58,7 +58,10 @@ def _quadrature_step(pvjp, quad, has_quad, t, hs, xs, x0, Lam, lam0, p, n, m, qa
                      nodata, inc):
     """Radau quadrature of ``(mu, q)`` over one step: increments into ``inc`` (``m + 1``);
     returns the sum of squared scaled errors of the controlled components (``qatol``
-    finite, converted like the state tolerances) and their number."""
+    finite, converted like the state tolerances) and their number.  ``lam0`` receives
+    ``lam`` at the step start (``z[:n]``)."""
+    for i in range(n):
+        lam0[i] = z[i]
     for j in range(3):
         tj = t + _RC[j] * hs
         pvjp(tj, xs[j].ctypes, p.ctypes, Lam[j].ctypes, gp.ctypes)
@@ -198,16 +201,10 @@ def _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind,
             reject = True
             continue
         lu_solve(E, pive, errv)
-        err = 0.0
-        for i in range(n):
-            sk = at[i] + rt * max(abs(z[i]), abs(rhs[2 * n + i]))
-            r = errv[i] / sk if sk > 0.0 else (0.0 if errv[i] == 0.0 else np.inf)
-            err += r * r
+        err = scaled_ssq(errv, z, rhs[2 * n:], at, rt, 0.0)
         for j in range(3):
             for i in range(n):
                 Lam[j, i] = rhs[j * n + i]
-        for i in range(n):
-            lam[i] = z[i]
         qssq, qcnt = _quadrature_step(pvjp, quad, has_quad, t, hs, xs, x, Lam, lam, p, n, m, qatol, rt, rtol, z,
                                       Gq, G0, gp, qb, nodata, inc)
         err = max(np.sqrt((err + qssq) / (n + qcnt)) if n + qcnt > 0 else 0.0, 1e-10)
@@ -215,16 +212,13 @@ def _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind,
             h *= 0.1
             reject = True
             continue
-        accepted, h_new = step_control(h, err, reject, 0.25, 5.0)
+        accepted, h_new = step_control(h, err, reject, 0.25, 5.0, stats)
         if accepted:
             for k in range(m + 1):
                 z[n + k] += inc[k]
             for i in range(n):
                 z[i] = rhs[2 * n + i]
             t = t_lo if last else t + hs
-            stats[ST_ACCEPTED] += 1
-        else:
-            stats[ST_REJECTED] += 1
         h = h_new
         reject = not accepted
     return SUCCESS, t, h
@@ -382,16 +376,10 @@ def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tm
         for i in range(n):
             rre[i] = f0[i] + (_RDD[0] * Z[0, i] + _RDD[1] * Z[1, i] + _RDD[2] * Z[2, i]) / hs
         transformed_solve_real(sparse, splan, lu, rre)
-        err = 0.0
-        for i in range(n):
-            sk = at[i] + rt * max(abs(z[i]), abs(z[i] + Z[2, i]))
-            r = rre[i] / sk if sk > 0.0 else (0.0 if rre[i] == 0.0 else np.inf)
-            err += r * r
         for j in range(3):
             for i in range(n):
                 Lam[j, i] = z[i] + Z[j, i]
-        for i in range(n):
-            lam[i] = z[i]
+        err = scaled_ssq(rre, z, Lam[2], at, rt, 0.0)
         qssq, qcnt = _quadrature_step(pvjp, quad, has_quad, t, hs, xs, x, Lam, lam, p, n, m, qatol, rt, rtol, z,
                                       Gq, G0, gp, qb, nodata, inc)
         err = max(np.sqrt((err + qssq) / (n + qcnt)) if n + qcnt > 0 else 0.0, 1e-10)
@@ -399,16 +387,13 @@ def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tm
             h *= 0.1
             reject = True
             continue
-        accepted, h_new = step_control(h, err, reject, 0.25, 5.0)
+        accepted, h_new = step_control(h, err, reject, 0.25, 5.0, stats)
         if accepted:
             for k in range(m + 1):
                 z[n + k] += inc[k]
             for i in range(n):
                 z[i] += Z[2, i]
             t = t_lo if last else t + hs
-            stats[ST_ACCEPTED] += 1
-        else:
-            stats[ST_REJECTED] += 1
         h = h_new
         reject = not accepted
     return SUCCESS, t, h

@@ -30,10 +30,10 @@ import numpy as np
 from numba import njit
 
 from .adjoint import _DP_C, dense_state, dopri_error, dopri_stage
-from .common import ST_ACCEPTED, ST_NFEV, ST_NJEV, ST_NLU, ST_REJECTED, ST_STEPS, SUCCESS
+from .common import ST_NFEV, ST_NJEV, ST_NLU, ST_REJECTED, ST_STEPS, SUCCESS
 from .sens_common import (_RALPHA, _RBETA, _RC, _RDD, _RGAMMA, NEWTON_MAX, NONFINITE, coupled_stage_matrix,
                           coupled_stage_rhs, first_step, jac_dense, lu_failure, newton_verdict, radau_tolerances,
-                          shifted_matrix, step_control, step_start, too_small, transformed_factor,
+                          scaled_ssq, shifted_matrix, step_control, step_start, too_small, transformed_factor,
                           transformed_residual, transformed_solve, transformed_solve_real, transformed_update)
 from .radau5 import lu_factor, lu_solve
 
@@ -107,16 +107,13 @@ def sens_explicit(jvp, pjac, ts, cf, kind, t_lo, t_hi, S, p, cols, scale, n, m, 
             if too_small(t, h):
                 return NONFINITE, t, h
             continue
-        accepted, h_new = step_control(h, err, reject, 0.2, 10.0)
+        accepted, h_new = step_control(h, err, reject, 0.2, 10.0, stats)
         if accepted:
             t = t_hi if last else t + h
             for c in range(k):
                 for i in range(n):
                     S[c, i] = Zs[c, i]
                     Kst[0, c, i] = Kst[6, c, i]
-            stats[ST_ACCEPTED] += 1
-        else:
-            stats[ST_REJECTED] += 1
         h = h_new
         reject = not accepted
     return SUCCESS, t, h
@@ -197,24 +194,18 @@ def sens_implicit(jacv, indptr, indices, pjac, ts, cf, kind, t_lo, t_hi, S, p, c
                     dz += _RDD[j] * (rhs[c, j * n + i] - S[c, i])
                 errv[i] = acc + dz / h
             lu_solve(E, pive, errv)
-            for i in range(n):
-                sk = at[i] + rt * max(abs(S[c, i]), abs(rhs[c, 2 * n + i]))
-                r = errv[i] / sk if sk > 0.0 else (0.0 if errv[i] == 0.0 else np.inf)
-                err += r * r
+            err = scaled_ssq(errv, S[c], rhs[c, 2 * n:], at, rt, err)
         err = max(np.sqrt(err / N), 1e-10)
         if not np.isfinite(err):
             h *= 0.1
             reject = True
             continue
-        accepted, h_new = step_control(h, err, reject, 0.25, 5.0)
+        accepted, h_new = step_control(h, err, reject, 0.25, 5.0, stats)
         if accepted:
             for c in range(k):
                 for i in range(n):
                     S[c, i] = rhs[c, 2 * n + i]
             t = t_hi if last else t + h
-            stats[ST_ACCEPTED] += 1
-        else:
-            stats[ST_REJECTED] += 1
         h = h_new
         reject = not accepted
     return SUCCESS, t, h
@@ -335,23 +326,19 @@ def sens_implicit_transformed(jacv, jptr, jidx, jvp, pjac, sparse, splan, ts, cf
                 rre[i] = out[i] + F0[c, i] + (_RDD[0] * Z[c, 0, i] + _RDD[1] * Z[c, 1, i] + _RDD[2] * Z[c, 2, i]) / h
             transformed_solve_real(sparse, splan, lu, rre)
             for i in range(n):
-                sk = at[i] + rt * max(abs(S[c, i]), abs(S[c, i] + Z[c, 2, i]))
-                r = rre[i] / sk if sk > 0.0 else (0.0 if rre[i] == 0.0 else np.inf)
-                err += r * r
+                col[i] = S[c, i] + Z[c, 2, i]
+            err = scaled_ssq(rre, S[c], col, at, rt, err)
         err = max(np.sqrt(err / N), 1e-10)
         if not np.isfinite(err):
             h *= 0.1
             reject = True
             continue
-        accepted, h_new = step_control(h, err, reject, 0.25, 5.0)
+        accepted, h_new = step_control(h, err, reject, 0.25, 5.0, stats)
         if accepted:
             for c in range(k):
                 for i in range(n):
                     S[c, i] += Z[c, 2, i]
             t = t_hi if last else t + h
-            stats[ST_ACCEPTED] += 1
-        else:
-            stats[ST_REJECTED] += 1
         h = h_new
         reject = not accepted
     return SUCCESS, t, h

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .common import MAX_STEPS, NONFINITE, SINGULAR, STEP_UNDERFLOW, SUCCESS
+from .common import MAX_STEPS, NONFINITE, SINGULAR, ST_ACCEPTED, ST_REJECTED, STEP_UNDERFLOW, SUCCESS
 from .radau5 import RADAU_IIA_CONSTANTS, lu_factor, lu_solve
 from .sparse_lu import sparse_lu_factor, sparse_lu_solve
 
@@ -87,12 +87,24 @@ def lu_failure(info, t, h):
 
 
 @njit(cache=True)
-def step_control(h, err, reject, expo, grow):
-    """Error test and next step size: ``(accepted, new h)`` for the scaled error ``err``."""
+def step_control(h, err, reject, expo, grow, stats):
+    """Error test, counted in ``stats``, and next step size: ``(accepted, new h)``."""
     fac = 0.9 * err ** -expo if err > 0.0 else 10.0
     if err <= 1.0:
+        stats[ST_ACCEPTED] += 1
         return True, h * min(1.0 if reject else grow, max(0.2, fac))
+    stats[ST_REJECTED] += 1
     return False, h * min(1.0, max(0.2, fac))
+
+
+@njit(cache=True)
+def scaled_ssq(e, y, yn, at, rt, err):
+    """``err`` plus the sum of ``(e_i / (at_i + rt max(|y_i|, |yn_i|)))^2`` over ``e``."""
+    for i in range(e.shape[0]):
+        sk = at[i] + rt * max(abs(y[i]), abs(yn[i]))
+        r = e[i] / sk if sk > 0.0 else (0.0 if e[i] == 0.0 else np.inf)
+        err += r * r
+    return err
 
 
 # ---- Radau IIA: coupled stage system ----------------------------------------------
