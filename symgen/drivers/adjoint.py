@@ -28,7 +28,7 @@ from numba import njit
 
 from .common import NONFINITE, ST_NFEV, ST_STEPS, SUCCESS
 from .dopri5 import DOPRI5_TABLEAU
-from .sens_common import first_step, step_control, step_start, too_small
+from .sens_common import add_jump, first_step, segment_target, step_control, step_start, too_small
 
 __all__ = ["dense_state", "adjoint_explicit", "DENSE_DOPRI5", "DENSE_RADAU5"]
 
@@ -115,15 +115,13 @@ def adjoint_explicit(vjp, pvjp, quad, has_quad, ts, cf, kind, t_hi, t_lo, stops,
     t = t_hi
     h = h0
     for s in range(stops.shape[0] + 1):
-        target = stops[s] if s < stops.shape[0] else t_lo
+        target = segment_target(stops, s, t_lo)
         if target < t:
             status, t, h = _explicit_segment(vjp, pvjp, quad, has_quad, ts, cf, kind, t, target, z, p, n, m,
                                              rtol, atol, h, max_steps, stats)
             if status != SUCCESS:
                 return status, t, h
-        if s < stops.shape[0]:
-            for i in range(n + m):
-                z[i] += jumps[s, i]
+        add_jump(z, stops, jumps, s, n + m)
     return SUCCESS, t, h
 
 

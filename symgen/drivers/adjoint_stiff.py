@@ -23,11 +23,11 @@ from numba import njit
 from .adjoint import dense_state
 from .common import ST_NFEV, ST_NJEV, ST_NLU, ST_REJECTED, ST_STEPS, SUCCESS
 from .radau5 import lu_factor, lu_solve
-from .sens_common import (_RA, _RALPHA, _RBETA, _RC, _RD, _RDD, _RG0, _RGAMMA, NEWTON_MAX, NEWTON_TOL,
+from .sens_common import (_RA, _RALPHA, _RBETA, _RC, _RD, _RDD, _RG0, _RGAMMA, NEWTON_MAX, NEWTON_TOL, add_jump,
                           coupled_stage_matrix, coupled_stage_rhs, first_step, jac_dense, lu_failure,
-                          newton_verdict, radau_tolerances, scaled_ssq, shifted_matrix, step_control, step_start,
-                          transformed_factor, transformed_residual, transformed_solve, transformed_solve_real,
-                          transformed_update)
+                          newton_verdict, radau_tolerances, scaled_ssq, segment_target, shifted_matrix,
+                          step_control, step_start, transformed_factor, transformed_residual, transformed_solve,
+                          transformed_solve_real, transformed_update)
 
 __all__ = ["adjoint_implicit", "adjoint_implicit_transformed", "NEWTON_MAX", "NEWTON_TOL"]
 
@@ -41,15 +41,13 @@ def adjoint_implicit(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind, 
     t = t_hi
     h = h0
     for s in range(stops.shape[0] + 1):
-        target = stops[s] if s < stops.shape[0] else t_lo
+        target = segment_target(stops, s, t_lo)
         if target < t:
             status, t, h = _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind, t, target,
                                              z, p, n, m, rtol, atol, qatol, h, max_steps, stats)
             if status != SUCCESS:
                 return status, t, h
-        if s < stops.shape[0]:
-            for i in range(n + m):
-                z[i] += jumps[s, i]
+        add_jump(z, stops, jumps, s, n + m)
     return SUCCESS, t, h
 
 
@@ -255,15 +253,13 @@ def adjoint_implicit_transformed(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sp
     t = t_hi
     h = h0
     for s in range(stops.shape[0] + 1):
-        target = stops[s] if s < stops.shape[0] else t_lo
+        target = segment_target(stops, s, t_lo)
         if target < t:
             status, t, h = _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tmap, splan, ts, cf,
                                                 kind, t, target, z, p, n, m, rtol, atol, qatol, h, max_steps, stats)
             if status != SUCCESS:
                 return status, t, h
-        if s < stops.shape[0]:
-            for i in range(n + m):
-                z[i] += jumps[s, i]
+        add_jump(z, stops, jumps, s, n + m)
     return SUCCESS, t, h
 
 

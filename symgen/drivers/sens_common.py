@@ -107,6 +107,21 @@ def scaled_ssq(e, y, yn, at, rt, err):
     return err
 
 
+# ---- backward stretches between the point terms of the adjoint -------------------
+@njit(cache=True)
+def segment_target(stops, s, t_lo):
+    """Where backward stretch ``s`` ends: ``stops[s]``, or ``t_lo`` after the last stop."""
+    return stops[s] if s < stops.shape[0] else t_lo
+
+
+@njit(cache=True)
+def add_jump(z, stops, jumps, s, nm):
+    """Add the point term ``jumps[s]`` to ``z[:nm]`` (nothing after the last stop)."""
+    if s < stops.shape[0]:
+        for i in range(nm):
+            z[i] += jumps[s, i]
+
+
 # ---- Radau IIA: coupled stage system ----------------------------------------------
 @njit(cache=True)
 def coupled_stage_matrix(hs, Ms, n, big):
