@@ -26,10 +26,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .common import (MAX_STEPS, NONFINITE, ST_ACCEPTED, ST_NFEV, ST_REJECTED, ST_STEPS,
-                     STEP_UNDERFLOW, SUCCESS)
+from .common import NONFINITE, ST_NFEV, ST_STEPS, SUCCESS
 from .dopri5 import DOPRI5_TABLEAU
-from .radau5 import RADAU_IIA_CONSTANTS
+from .sens_common import add_jump, first_step, segment_target, step_control, step_start, too_small
 
 __all__ = ["dense_state", "adjoint_explicit", "DENSE_DOPRI5", "DENSE_RADAU5"]
 
@@ -37,16 +36,6 @@ DENSE_DOPRI5, DENSE_RADAU5 = 0, 1
 _DP_A = np.ascontiguousarray(DOPRI5_TABLEAU["A"])
 _DP_C = np.ascontiguousarray(DOPRI5_TABLEAU["c"])
 _DP_E = np.ascontiguousarray(DOPRI5_TABLEAU["e"])
-_RA = np.ascontiguousarray(RADAU_IIA_CONSTANTS["A"])
-_RC = np.ascontiguousarray(RADAU_IIA_CONSTANTS["c"])
-_RDD = np.ascontiguousarray(RADAU_IIA_CONSTANTS["dd"])
-_RGAMMA = float(RADAU_IIA_CONSTANTS["gamma"])
-# embedded order-3 quadrature (the RADAU5 error formula): h (g0 f(t_n) + sum d_j f(t_j))
-# estimates the error of the order-5 Radau quadrature of mu and q (no filtering needed)
-_RG0 = 1.0 / _RGAMMA
-_RD = np.ascontiguousarray(np.linalg.solve((_RC[:, None] ** np.arange(3)[None, :]).T,
-                                           np.array([-_RG0, 0.0, 0.0])))
-EPS = 2.220446049250313e-16
 
 
 @njit(cache=True)
@@ -63,6 +52,32 @@ def dense_state(ts, cf, kind, t, x):
     else:
         for i in range(x.shape[0]):
             x[i] = cf[k, 0, i] + s * (cf[k, 1, i] + s * (cf[k, 2, i] + s * cf[k, 3, i]))
+
+
+@njit(cache=True)
+def dopri_stage(h, s, K, y, ys):
+    """``ys = y + h sum_{j<s} a_sj K[j]``: the input of Dormand-Prince stage ``s``."""
+    for i in range(y.shape[0]):
+        acc = y[i]
+        for j in range(s):
+            acc += h * _DP_A[s, j] * K[j, i]
+        ys[i] = acc
+
+
+@njit(cache=True)
+def dopri_error(h, K, y, yn, atol, rtol, err, finite):
+    """Add the squared scaled embedded errors of ``y -> yn`` to ``err``; returns ``(err,
+    finite)`` with ``finite`` cleared when ``yn`` has a NaN/Inf."""
+    for i in range(y.shape[0]):
+        e = 0.0
+        for j in range(7):
+            e += _DP_E[j] * K[j, i]
+        sk = atol[i] + rtol * max(abs(y[i]), abs(yn[i]))
+        r = h * e / sk if sk > 0.0 else (0.0 if h * e == 0.0 else np.inf)
+        err += r * r
+        if not np.isfinite(yn[i]):
+            finite = False
+    return err, finite
 
 
 @njit(cache=True)
@@ -100,15 +115,13 @@ def adjoint_explicit(vjp, pvjp, quad, has_quad, ts, cf, kind, t_hi, t_lo, stops,
     t = t_hi
     h = h0
     for s in range(stops.shape[0] + 1):
-        target = stops[s] if s < stops.shape[0] else t_lo
+        target = segment_target(stops, s, t_lo)
         if target < t:
             status, t, h = _explicit_segment(vjp, pvjp, quad, has_quad, ts, cf, kind, t, target, z, p, n, m,
                                              rtol, atol, h, max_steps, stats)
             if status != SUCCESS:
                 return status, t, h
-        if s < stops.shape[0]:
-            for i in range(n + m):
-                z[i] += jumps[s, i]
+        add_jump(z, stops, jumps, s, n + m)
     return SUCCESS, t, h
 
 
@@ -130,26 +143,18 @@ def _explicit_segment(vjp, pvjp, quad, has_quad, ts, cf, kind, t_hi, t_lo, z, p,
     span = t_hi - t_lo
     if span <= 0.0:
         return SUCCESS, t, h0
-    h = min(abs(h0), span) if h0 != 0.0 else span * 1e-3
+    h = first_step(h0, span)
     _adjoint_rhs(vjp, pvjp, quad, has_quad, ts, cf, kind, t, z, p, n, m, x, lam, gl, gp, qb, nodata, K[0])
     stats[ST_NFEV] += 1
     reject = False
     steps = 0
     while t > t_lo:
-        if steps >= max_steps:
-            return MAX_STEPS, t, h
-        if h < 16.0 * EPS * max(abs(t), 1.0):
-            return STEP_UNDERFLOW, t, h
-        last = h >= t - t_lo
-        if last:
-            h = t - t_lo
+        status, h, last = step_start(steps, max_steps, t, h, t - t_lo)
+        if status != SUCCESS:
+            return status, t, h
         hs = -h  # signed step (backwards in time)
         for s in range(1, 7):
-            for i in range(N):
-                acc = z[i]
-                for j in range(s):
-                    acc += hs * _DP_A[s, j] * K[j, i]
-                zs[i] = acc
+            dopri_stage(hs, s, K, z, zs)
             _adjoint_rhs(vjp, pvjp, quad, has_quad, ts, cf, kind, t + _DP_C[s] * hs, zs, p, n, m,
                          x, lam, gl, gp, qb, nodata, K[s])
         stats[ST_NFEV] += 6
@@ -157,35 +162,20 @@ def _explicit_segment(vjp, pvjp, quad, has_quad, ts, cf, kind, t_hi, t_lo, z, p,
         stats[ST_STEPS] += 1
         for i in range(N):
             zn[i] = zs[i]  # stage 7 is evaluated at the order-5 solution
-        err = 0.0
-        finite = True
-        for i in range(N):
-            e = 0.0
-            for j in range(7):
-                e += _DP_E[j] * K[j, i]
-            sk = atol[i] + rtol * max(abs(z[i]), abs(zn[i]))
-            r = hs * e / sk if sk > 0.0 else (0.0 if hs * e == 0.0 else np.inf)
-            err += r * r
-            if not np.isfinite(zn[i]):
-                finite = False
+        err, finite = dopri_error(hs, K, z, zn, atol, rtol, 0.0, True)
         err = np.sqrt(err / N) if N > 0 else 0.0
         if not finite or not np.isfinite(err):
             h *= 0.1
             reject = True
-            if h < 16.0 * EPS * max(abs(t), 1.0):
+            if too_small(t, h):
                 return NONFINITE, t, h
             continue
-        fac = 0.9 * err ** -0.2 if err > 0.0 else 10.0
-        if err <= 1.0:
+        accepted, h_new = step_control(h, err, reject, 0.2, 10.0, stats)
+        if accepted:
             t = t_lo if last else t + hs
             for i in range(N):
                 z[i] = zn[i]
                 K[0, i] = K[6, i]
-            stats[ST_ACCEPTED] += 1
-            h *= min(1.0 if reject else 10.0, max(0.2, fac))
-            reject = False
-        else:
-            stats[ST_REJECTED] += 1
-            h *= min(1.0, max(0.2, fac))
-            reject = True
+        h = h_new
+        reject = not accepted
     return SUCCESS, t, h

@@ -20,11 +20,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .adjoint import _RA, _RC, _RD, _RDD, _RG0, _RGAMMA, EPS, dense_state
-from .common import (MAX_STEPS, NONFINITE, SINGULAR, ST_ACCEPTED, ST_NFEV, ST_NJEV, ST_NLU,
-                     ST_REJECTED, ST_STEPS, STEP_UNDERFLOW, SUCCESS)
-from .radau5 import RADAU_IIA_CONSTANTS, lu_factor, lu_solve
-from .sparse_lu import sparse_lu_factor, sparse_lu_solve
+from .adjoint import dense_state
+from .common import ST_NFEV, ST_NJEV, ST_NLU, ST_REJECTED, ST_STEPS, SUCCESS
+from .radau5 import lu_factor, lu_solve
+from .sens_common import (_RA, _RALPHA, _RBETA, _RC, _RD, _RDD, _RG0, _RGAMMA, NEWTON_MAX, NEWTON_TOL, add_jump,
+                          coupled_stage_matrix, coupled_stage_rhs, first_step, jac_dense, lu_failure,
+                          newton_verdict, radau_tolerances, scaled_ssq, segment_target, shifted_matrix,
+                          step_control, step_start, transformed_factor, transformed_residual, transformed_solve,
+                          transformed_solve_real, transformed_update)
 
 __all__ = ["adjoint_implicit", "adjoint_implicit_transformed", "NEWTON_MAX", "NEWTON_TOL"]
 
@@ -38,15 +41,13 @@ def adjoint_implicit(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind, 
     t = t_hi
     h = h0
     for s in range(stops.shape[0] + 1):
-        target = stops[s] if s < stops.shape[0] else t_lo
+        target = segment_target(stops, s, t_lo)
         if target < t:
             status, t, h = _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind, t, target,
                                              z, p, n, m, rtol, atol, qatol, h, max_steps, stats)
             if status != SUCCESS:
                 return status, t, h
-        if s < stops.shape[0]:
-            for i in range(n + m):
-                z[i] += jumps[s, i]
+        add_jump(z, stops, jumps, s, n + m)
     return SUCCESS, t, h
 
 
@@ -55,7 +56,10 @@ def _quadrature_step(pvjp, quad, has_quad, t, hs, xs, x0, Lam, lam0, p, n, m, qa
                      nodata, inc):
     """Radau quadrature of ``(mu, q)`` over one step: increments into ``inc`` (``m + 1``);
     returns the sum of squared scaled errors of the controlled components (``qatol``
-    finite, converted like the state tolerances) and their number."""
+    finite, converted like the state tolerances) and their number.  ``lam0`` receives
+    ``lam`` at the step start (``z[:n]``)."""
+    for i in range(n):
+        lam0[i] = z[i]
     for j in range(3):
         tj = t + _RC[j] * hs
         pvjp(tj, xs[j].ctypes, p.ctypes, Lam[j].ctypes, gp.ctypes)
@@ -93,17 +97,6 @@ def _quadrature_step(pvjp, quad, has_quad, t, hs, xs, x0, Lam, lam0, p, n, m, qa
 
 
 @njit(cache=True)
-def _stage_matrix(jacv, indptr, indices, t, x, p, vals, M):
-    """``M = -J(t, x)^T`` (dense) from the sparse Jacobian values kernel."""
-    jacv(t, x.ctypes, p.ctypes, vals.ctypes)
-    n = x.shape[0]
-    M[:, :] = 0.0
-    for i in range(n):
-        for k in range(indptr[i], indptr[i + 1]):
-            M[indices[k], i] = -vals[k]
-
-
-@njit(cache=True)
 def _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind, t_hi, t_lo, z, p, n, m,
                       rtol, atol, qatol, h0, max_steps, stats):
     """Integrate ``z`` (length ``n + m + 1``, in place) from ``t_hi`` down to ``t_lo`` with
@@ -115,10 +108,7 @@ def _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind,
     span = t_hi - t_lo
     if span <= 0.0:
         return SUCCESS, t, h0
-    rt = 0.1 * rtol ** (2.0 / 3.0)
-    at = np.empty(n)
-    for i in range(n):
-        at[i] = atol[i] * rt / rtol
+    rt, at = radau_tolerances(rtol, atol, n)
     nn = 3 * n
     big = np.empty((nn, nn))
     piv = np.empty(nn, dtype=np.int64)
@@ -142,17 +132,13 @@ def _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind,
     Gq = np.empty((3, m + 1))
     G0 = np.empty(m + 1)
     inc = np.empty(m + 1)
-    h = min(abs(h0), span) if h0 != 0.0 else span * 1e-3
+    h = first_step(h0, span)
     reject = False
     steps = 0
     while t > t_lo:
-        if steps >= max_steps:
-            return MAX_STEPS, t, h
-        if h < 16.0 * EPS * max(abs(t), 1.0):
-            return STEP_UNDERFLOW, t, h
-        last = h >= t - t_lo
-        if last:
-            h = t - t_lo
+        status, h, last = step_start(steps, max_steps, t, h, t - t_lo)
+        if status != SUCCESS:
+            return status, t, h
         hs = -h
         steps += 1
         stats[ST_STEPS] += 1
@@ -162,7 +148,7 @@ def _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind,
             dense_state(ts, cf, kind, tj, x)
             for i in range(n):
                 xs[j, i] = x[i]
-            _stage_matrix(jacv, indptr, indices, tj, x, p, vals, Ms[j])
+            jac_dense(jacv, indptr, indices, tj, x, p, vals, -1.0, True, Ms[j])  # M = -J^T
             if has_quad:
                 quad(tj, x.ctypes, p.ctypes, nodata.ctypes, qb.ctypes)
                 for i in range(1 + n + m):
@@ -176,31 +162,20 @@ def _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind,
                     R[j, i] = 0.0
         stats[ST_NJEV] += 3
         # (I - hs A (x) M) Lam = 1 (x) lam_n + hs (A (x) I) R
-        for bi in range(3):
-            for bj in range(3):
-                a = hs * _RA[bi, bj]
-                for i in range(n):
-                    for k in range(n):
-                        big[bi * n + i, bj * n + k] = -a * Ms[bj, i, k]
-                    if bi == bj:
-                        big[bi * n + i, bj * n + i] += 1.0
-            for i in range(n):
-                acc = z[i]
-                for bj in range(3):
-                    acc += hs * _RA[bi, bj] * R[bj, i]
-                rhs[bi * n + i] = acc
+        coupled_stage_matrix(hs, Ms, n, big)
+        coupled_stage_rhs(hs, z, R, n, rhs)
         info = lu_factor(big, piv)
         stats[ST_NLU] += 1
         if info != 0:
-            h *= 0.5
+            status, h = lu_failure(info, t, h)
             reject = True
-            if info < 0 or h < 16.0 * EPS * max(abs(t), 1.0):
-                return SINGULAR if info > 0 else NONFINITE, t, h
+            if status != SUCCESS:
+                return status, t, h
             continue
         lu_solve(big, piv, rhs)
         # error estimate: (gamma/hs I - M(t))^-1 (f(t, lam_n) + sum dd_j Z_j / hs)
         dense_state(ts, cf, kind, t, x)
-        _stage_matrix(jacv, indptr, indices, t, x, p, vals, M0)
+        jac_dense(jacv, indptr, indices, t, x, p, vals, -1.0, True, M0)
         stats[ST_NJEV] += 1
         r0 = np.zeros(n)
         if has_quad:
@@ -212,11 +187,8 @@ def _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind,
             for k in range(n):
                 acc += M0[i, k] * z[k]
             f0[i] = acc
-        g = _RGAMMA / hs
+        shifted_matrix(_RGAMMA / hs, M0, E)
         for i in range(n):
-            for k in range(n):
-                E[i, k] = -M0[i, k]
-            E[i, i] += g
             dz = 0.0
             for j in range(3):
                 dz += _RDD[j] * (rhs[j * n + i] - z[i])
@@ -227,16 +199,10 @@ def _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind,
             reject = True
             continue
         lu_solve(E, pive, errv)
-        err = 0.0
-        for i in range(n):
-            sk = at[i] + rt * max(abs(z[i]), abs(rhs[2 * n + i]))
-            r = errv[i] / sk if sk > 0.0 else (0.0 if errv[i] == 0.0 else np.inf)
-            err += r * r
+        err = scaled_ssq(errv, z, rhs[2 * n:], at, rt, 0.0)
         for j in range(3):
             for i in range(n):
                 Lam[j, i] = rhs[j * n + i]
-        for i in range(n):
-            lam[i] = z[i]
         qssq, qcnt = _quadrature_step(pvjp, quad, has_quad, t, hs, xs, x, Lam, lam, p, n, m, qatol, rt, rtol, z,
                                       Gq, G0, gp, qb, nodata, inc)
         err = max(np.sqrt((err + qssq) / (n + qcnt)) if n + qcnt > 0 else 0.0, 1e-10)
@@ -244,32 +210,21 @@ def _implicit_segment(jacv, indptr, indices, pvjp, quad, has_quad, ts, cf, kind,
             h *= 0.1
             reject = True
             continue
-        fac = 0.9 * err ** -0.25
-        if err <= 1.0:
+        accepted, h_new = step_control(h, err, reject, 0.25, 5.0, stats)
+        if accepted:
             for k in range(m + 1):
                 z[n + k] += inc[k]
             for i in range(n):
                 z[i] = rhs[2 * n + i]
             t = t_lo if last else t + hs
-            stats[ST_ACCEPTED] += 1
-            h *= min(1.0 if reject else 5.0, max(0.2, fac))
-            reject = False
-        else:
-            stats[ST_REJECTED] += 1
-            h *= min(1.0, max(0.2, fac))
-            reject = True
+        h = h_new
+        reject = not accepted
     return SUCCESS, t, h
 
 
 # ---------------------------------------------------------------------------------------
 # Large stiff models: simplified Newton on the transformed stage equations
 # ---------------------------------------------------------------------------------------
-_RT = np.ascontiguousarray(RADAU_IIA_CONSTANTS["T"])
-_RTI = np.ascontiguousarray(RADAU_IIA_CONSTANTS["TI"])
-_RALPHA = float(RADAU_IIA_CONSTANTS["alpha"])
-_RBETA = float(RADAU_IIA_CONSTANTS["beta"])
-NEWTON_MAX = 12      # simplified Newton iterations per step
-NEWTON_TOL = 1e-3    # converged when the scaled increment is below this (tolerance units)
 
 
 @njit(cache=True)
@@ -298,30 +253,25 @@ def adjoint_implicit_transformed(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sp
     t = t_hi
     h = h0
     for s in range(stops.shape[0] + 1):
-        target = stops[s] if s < stops.shape[0] else t_lo
+        target = segment_target(stops, s, t_lo)
         if target < t:
             status, t, h = _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tmap, splan, ts, cf,
                                                 kind, t, target, z, p, n, m, rtol, atol, qatol, h, max_steps, stats)
             if status != SUCCESS:
                 return status, t, h
-        if s < stops.shape[0]:
-            for i in range(n + m):
-                z[i] += jumps[s, i]
+        add_jump(z, stops, jumps, s, n + m)
     return SUCCESS, t, h
 
 
 @njit(cache=True)
 def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tmap, splan, ts, cf, kind, t_hi, t_lo, z, p,
                          n, m, rtol, atol, qatol, h0, max_steps, stats):
-    perm, sptr, sidx, sdiag, samap = splan
+    sidx = splan[2]
     t = t_hi
     span = t_hi - t_lo
     if span <= 0.0:
         return SUCCESS, t, h0
-    rt = 0.1 * rtol ** (2.0 / 3.0)
-    at = np.empty(n)
-    for i in range(n):
-        at[i] = atol[i] * rt / rtol
+    rt, at = radau_tolerances(rtol, atol, n)
     nnz = max(jidx.shape[0], 1)
     vals = np.empty(nnz)
     jvt = np.empty(nnz)
@@ -351,17 +301,14 @@ def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tm
     Gq = np.empty((3, m + 1))
     G0 = np.empty(m + 1)
     inc = np.empty(m + 1)
-    h = min(abs(h0), span) if h0 != 0.0 else span * 1e-3
+    lu = (E1, piv1, E2, piv2, luv1, luw1, luv2, luw2)
+    h = first_step(h0, span)
     reject = False
     steps = 0
     while t > t_lo:
-        if steps >= max_steps:
-            return MAX_STEPS, t, h
-        if h < 16.0 * EPS * max(abs(t), 1.0):
-            return STEP_UNDERFLOW, t, h
-        last = h >= t - t_lo
-        if last:
-            h = t - t_lo
+        status, h, last = step_start(steps, max_steps, t, h, t - t_lo)
+        if status != SUCCESS:
+            return status, t, h
         hs = -h
         steps += 1
         stats[ST_STEPS] += 1
@@ -375,17 +322,13 @@ def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tm
         if sparse:
             for k in range(tmap.shape[0]):
                 jvt[k] = -vals[tmap[k]]   # A = -J^T; the factor is  s I - A
-            ier = sparse_lu_factor(sptr, sidx, sdiag, samap, jvt, fac1, luv1, luw1)
-            if ier == 0:
-                ier = sparse_lu_factor(sptr, sidx, sdiag, samap, jvt, complex(alphn, betan), luv2, luw2)
-        else:
-            ier = _dense_transposed(jptr, vals, jidx, n, fac1, alphn, betan, E1, E2, piv1, piv2)
+        ier = transformed_factor(sparse, splan, lu, jvt if sparse else vals, jptr, jidx, 1.0, True, fac1, alphn, betan)
         stats[ST_NLU] += 2
         if ier != 0:
-            h *= 0.5
+            status, h = lu_failure(ier, t, h)
             reject = True
-            if ier < 0 or h < 16.0 * EPS * max(abs(t), 1.0):
-                return SINGULAR if ier > 0 else NONFINITE, t, h
+            if status != SUCCESS:
+                return status, t, h
             continue
         for j in range(3):
             dense_state(ts, cf, kind, t + _RC[j] * hs, x)
@@ -407,42 +350,13 @@ def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tm
                 for i in range(n):
                     F[j, i] = out[i]
             stats[ST_NFEV] += 3
-            for i in range(n):
-                a1 = F[0, i]
-                a2 = F[1, i]
-                a3 = F[2, i]
-                rre[i] = _RTI[0, 0] * a1 + _RTI[0, 1] * a2 + _RTI[0, 2] * a3 - fac1 * W[0, i]
-                rc[i] = complex(_RTI[1, 0] * a1 + _RTI[1, 1] * a2 + _RTI[1, 2] * a3 - (alphn * W[1, i] - betan * W[2, i]),
-                                _RTI[2, 0] * a1 + _RTI[2, 1] * a2 + _RTI[2, 2] * a3 - (betan * W[1, i] + alphn * W[2, i]))
-            if sparse:
-                sparse_lu_solve(sptr, sidx, sdiag, perm, luv1, rre, luw1)
-                sparse_lu_solve(sptr, sidx, sdiag, perm, luv2, rc, luw2)
-            else:
-                lu_solve(E1, piv1, rre)
-                lu_solve(E2, piv2, rc)
-            acc = 0.0
-            for i in range(n):
-                W[0, i] += rre[i]
-                W[1, i] += rc[i].real
-                W[2, i] += rc[i].imag
-                d1 = rre[i] / scal[i]
-                d2 = rc[i].real / scal[i]
-                d3 = rc[i].imag / scal[i]
-                acc += d1 * d1 + d2 * d2 + d3 * d3
-            for i in range(n):
-                w1 = W[0, i]
-                w2 = W[1, i]
-                w3 = W[2, i]
-                Z[0, i] = _RT[0, 0] * w1 + _RT[0, 1] * w2 + _RT[0, 2] * w3
-                Z[1, i] = _RT[1, 0] * w1 + _RT[1, 1] * w2 + _RT[1, 2] * w3
-                Z[2, i] = _RT[2, 0] * w1 + _RT[2, 1] * w2 + _RT[2, 2] * w3
+            transformed_residual(F, W, fac1, alphn, betan, rre, rc)
+            transformed_solve(sparse, splan, lu, rre, rc)
+            acc = transformed_update(W, Z, rre, rc, scal, 0.0)
             dyno = np.sqrt(acc / (3 * n)) if n > 0 else 0.0
-            if not np.isfinite(dyno):
-                break
-            if dyno <= NEWTON_TOL:
-                ok = True
-                break
-            if it >= 1 and dyno > 0.9 * dynold:  # diverging or too slow: smaller step
+            verdict = newton_verdict(it, dyno, dynold)  # -1: diverging or too slow: smaller step
+            if verdict != 0:
+                ok = verdict > 0
                 break
             dynold = dyno
         if not ok:
@@ -457,20 +371,11 @@ def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tm
         _adjoint_stage(vjp, quad, has_quad, t, x, p, lam, f0, qb, nodata, n)
         for i in range(n):
             rre[i] = f0[i] + (_RDD[0] * Z[0, i] + _RDD[1] * Z[1, i] + _RDD[2] * Z[2, i]) / hs
-        if sparse:
-            sparse_lu_solve(sptr, sidx, sdiag, perm, luv1, rre, luw1)
-        else:
-            lu_solve(E1, piv1, rre)
-        err = 0.0
-        for i in range(n):
-            sk = at[i] + rt * max(abs(z[i]), abs(z[i] + Z[2, i]))
-            r = rre[i] / sk if sk > 0.0 else (0.0 if rre[i] == 0.0 else np.inf)
-            err += r * r
+        transformed_solve_real(sparse, splan, lu, rre)
         for j in range(3):
             for i in range(n):
                 Lam[j, i] = z[i] + Z[j, i]
-        for i in range(n):
-            lam[i] = z[i]
+        err = scaled_ssq(rre, z, Lam[2], at, rt, 0.0)
         qssq, qcnt = _quadrature_step(pvjp, quad, has_quad, t, hs, xs, x, Lam, lam, p, n, m, qatol, rt, rtol, z,
                                       Gq, G0, gp, qb, nodata, inc)
         err = max(np.sqrt((err + qssq) / (n + qcnt)) if n + qcnt > 0 else 0.0, 1e-10)
@@ -478,39 +383,13 @@ def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tm
             h *= 0.1
             reject = True
             continue
-        fac = 0.9 * err ** -0.25
-        if err <= 1.0:
+        accepted, h_new = step_control(h, err, reject, 0.25, 5.0, stats)
+        if accepted:
             for k in range(m + 1):
                 z[n + k] += inc[k]
             for i in range(n):
                 z[i] += Z[2, i]
             t = t_lo if last else t + hs
-            stats[ST_ACCEPTED] += 1
-            h *= min(1.0 if reject else 5.0, max(0.2, fac))
-            reject = False
-        else:
-            stats[ST_REJECTED] += 1
-            h *= min(1.0, max(0.2, fac))
-            reject = True
+        h = h_new
+        reject = not accepted
     return SUCCESS, t, h
-
-
-@njit(cache=True)
-def _dense_transposed(jptr, vals, cols, n, fac1, alphn, betan, E1, E2, piv1, piv2):
-    """Dense ``E1 = fac1 I + J^T``, ``E2 = (alphn + i betan) I + J^T`` from the CSR values
-    of ``J`` (``jptr``, ``cols``: its pattern), factored in place."""
-    for i in range(n):
-        for k in range(n):
-            E1[i, k] = 0.0
-            E2[i, k] = 0.0
-        E1[i, i] = fac1
-        E2[i, i] = complex(alphn, betan)
-    for r in range(n):
-        for q in range(jptr[r], jptr[r + 1]):
-            c = cols[q]
-            E1[c, r] += vals[q]
-            E2[c, r] += vals[q]
-    ier = lu_factor(E1, piv1)
-    if ier != 0:
-        return ier
-    return lu_factor(E2, piv2)

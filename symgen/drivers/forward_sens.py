@@ -29,12 +29,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .adjoint import _RA, _RC, _RDD, _RGAMMA, _DP_A, _DP_C, _DP_E, EPS, dense_state
-from .adjoint_stiff import _RALPHA, _RBETA, _RT, _RTI, NEWTON_MAX, NEWTON_TOL
-from .common import (MAX_STEPS, NONFINITE, SINGULAR, ST_ACCEPTED, ST_NFEV, ST_NJEV, ST_NLU,
-                     ST_REJECTED, ST_STEPS, STEP_UNDERFLOW, SUCCESS)
+from .adjoint import _DP_C, dense_state, dopri_error, dopri_stage
+from .common import ST_NFEV, ST_NJEV, ST_NLU, ST_REJECTED, ST_STEPS, SUCCESS
+from .sens_common import (_RALPHA, _RBETA, _RC, _RDD, _RGAMMA, NEWTON_MAX, NONFINITE, coupled_stage_matrix,
+                          coupled_stage_rhs, first_step, jac_dense, lu_failure, newton_verdict, radau_tolerances,
+                          scaled_ssq, shifted_matrix, step_control, step_start, too_small, transformed_factor,
+                          transformed_residual, transformed_solve, transformed_solve_real, transformed_update)
 from .radau5 import lu_factor, lu_solve
-from .sparse_lu import sparse_lu_factor, sparse_lu_solve
 
 __all__ = ["sens_explicit", "sens_implicit", "sens_implicit_transformed"]
 
@@ -78,27 +79,19 @@ def sens_explicit(jvp, pjac, ts, cf, kind, t_lo, t_hi, S, p, cols, scale, n, m, 
     span = t_hi - t_lo
     if span <= 0.0 or k == 0:
         return SUCCESS, t_hi, h0
-    h = min(abs(h0), span) if h0 != 0.0 else span * 1e-3
+    h = first_step(h0, span)
     _sens_rhs(jvp, pjac, ts, cf, kind, t, S, p, cols, scale, n, m, x, fp, F, col, out, Kst[0])
     stats[ST_NFEV] += 1
     reject = False
     steps = 0
     N = k * n
     while t < t_hi:
-        if steps >= max_steps:
-            return MAX_STEPS, t, h
-        if h < 16.0 * EPS * max(abs(t), 1.0):
-            return STEP_UNDERFLOW, t, h
-        last = h >= t_hi - t
-        if last:
-            h = t_hi - t
+        status, h, last = step_start(steps, max_steps, t, h, t_hi - t)
+        if status != SUCCESS:
+            return status, t, h
         for s in range(1, 7):
             for c in range(k):
-                for i in range(n):
-                    acc = S[c, i]
-                    for j in range(s):
-                        acc += h * _DP_A[s, j] * Kst[j, c, i]
-                    Zs[c, i] = acc
+                dopri_stage(h, s, Kst[:, c], S[c], Zs[c])
             _sens_rhs(jvp, pjac, ts, cf, kind, t + _DP_C[s] * h, Zs, p, cols, scale, n, m, x, fp, F, col, out, Kst[s])
         stats[ST_NFEV] += 6
         steps += 1
@@ -106,47 +99,24 @@ def sens_explicit(jvp, pjac, ts, cf, kind, t_lo, t_hi, S, p, cols, scale, n, m, 
         err = 0.0
         finite = True
         for c in range(k):
-            for i in range(n):
-                e = 0.0
-                for j in range(7):
-                    e += _DP_E[j] * Kst[j, c, i]
-                sk = atol[i] + rtol * max(abs(S[c, i]), abs(Zs[c, i]))
-                r = h * e / sk if sk > 0.0 else (0.0 if h * e == 0.0 else np.inf)
-                err += r * r
-                if not np.isfinite(Zs[c, i]):
-                    finite = False
+            err, finite = dopri_error(h, Kst[:, c], S[c], Zs[c], atol, rtol, err, finite)
         err = np.sqrt(err / N) if N > 0 else 0.0
         if not finite or not np.isfinite(err):
             h *= 0.1
             reject = True
-            if h < 16.0 * EPS * max(abs(t), 1.0):
+            if too_small(t, h):
                 return NONFINITE, t, h
             continue
-        fac = 0.9 * err ** -0.2 if err > 0.0 else 10.0
-        if err <= 1.0:
+        accepted, h_new = step_control(h, err, reject, 0.2, 10.0, stats)
+        if accepted:
             t = t_hi if last else t + h
             for c in range(k):
                 for i in range(n):
                     S[c, i] = Zs[c, i]
                     Kst[0, c, i] = Kst[6, c, i]
-            stats[ST_ACCEPTED] += 1
-            h *= min(1.0 if reject else 10.0, max(0.2, fac))
-            reject = False
-        else:
-            stats[ST_REJECTED] += 1
-            h *= min(1.0, max(0.2, fac))
-            reject = True
+        h = h_new
+        reject = not accepted
     return SUCCESS, t, h
-
-
-@njit(cache=True)
-def _jac_dense(jacv, indptr, indices, t, x, p, vals, M):
-    jacv(t, x.ctypes, p.ctypes, vals.ctypes)
-    n = x.shape[0]
-    M[:, :] = 0.0
-    for i in range(n):
-        for q in range(indptr[i], indptr[i + 1]):
-            M[i, indices[q]] = vals[q]
 
 
 @njit(cache=True)
@@ -159,10 +129,7 @@ def sens_implicit(jacv, indptr, indices, pjac, ts, cf, kind, t_lo, t_hi, S, p, c
     span = t_hi - t_lo
     if span <= 0.0 or k == 0:
         return SUCCESS, t_hi, h0
-    rt = 0.1 * rtol ** (2.0 / 3.0)
-    at = np.empty(n)
-    for i in range(n):
-        at[i] = atol[i] * rt / rtol
+    rt, at = radau_tolerances(rtol, atol, n)
     nn = 3 * n
     big = np.empty((nn, nn))
     piv = np.empty(nn, dtype=np.int64)
@@ -177,60 +144,41 @@ def sens_implicit(jacv, indptr, indices, pjac, ts, cf, kind, t_lo, t_hi, S, p, c
     x = np.empty(n)
     fp = np.empty(max(n * m, 1))
     errv = np.empty(n)
-    h = min(abs(h0), span) if h0 != 0.0 else span * 1e-3
+    h = first_step(h0, span)
     reject = False
     steps = 0
     N = k * n
     while t < t_hi:
-        if steps >= max_steps:
-            return MAX_STEPS, t, h
-        if h < 16.0 * EPS * max(abs(t), 1.0):
-            return STEP_UNDERFLOW, t, h
-        last = h >= t_hi - t
-        if last:
-            h = t_hi - t
+        status, h, last = step_start(steps, max_steps, t, h, t_hi - t)
+        if status != SUCCESS:
+            return status, t, h
         steps += 1
         stats[ST_STEPS] += 1
         for j in range(3):
             tj = t + _RC[j] * h
             dense_state(ts, cf, kind, tj, x)
-            _jac_dense(jacv, indptr, indices, tj, x, p, vals, Ms[j])
+            jac_dense(jacv, indptr, indices, tj, x, p, vals, 1.0, False, Ms[j])
             _forcing(pjac, tj, x, p, cols, scale, n, m, fp, Fs[j])
         stats[ST_NJEV] += 3
-        for bi in range(3):
-            for bj in range(3):
-                a = h * _RA[bi, bj]
-                for i in range(n):
-                    for q in range(n):
-                        big[bi * n + i, bj * n + q] = -a * Ms[bj, i, q]
-                    if bi == bj:
-                        big[bi * n + i, bj * n + i] += 1.0
-            for c in range(k):
-                for i in range(n):
-                    acc = S[c, i]
-                    for bj in range(3):
-                        acc += h * _RA[bi, bj] * Fs[bj, c, i]
-                    rhs[c, bi * n + i] = acc
+        coupled_stage_matrix(h, Ms, n, big)
+        for c in range(k):
+            coupled_stage_rhs(h, S[c], Fs[:, c], n, rhs[c])
         info = lu_factor(big, piv)
         stats[ST_NLU] += 1
         if info != 0:
-            h *= 0.5
+            status, h = lu_failure(info, t, h)
             reject = True
-            if info < 0 or h < 16.0 * EPS * max(abs(t), 1.0):
-                return SINGULAR if info > 0 else NONFINITE, t, h
+            if status != SUCCESS:
+                return status, t, h
             continue
         for c in range(k):
             lu_solve(big, piv, rhs[c])
         # error estimate per column: (gamma/h I - J(t))^-1 (f(t, S) + sum dd_j Z_j / h)
         dense_state(ts, cf, kind, t, x)
-        _jac_dense(jacv, indptr, indices, t, x, p, vals, J0)
+        jac_dense(jacv, indptr, indices, t, x, p, vals, 1.0, False, J0)
         _forcing(pjac, t, x, p, cols, scale, n, m, fp, F0)
         stats[ST_NJEV] += 1
-        g = _RGAMMA / h
-        for i in range(n):
-            for q in range(n):
-                E[i, q] = -J0[i, q]
-            E[i, i] += g
+        shifted_matrix(_RGAMMA / h, J0, E)
         if lu_factor(E, pive) != 0:
             h *= 0.5
             reject = True
@@ -246,28 +194,20 @@ def sens_implicit(jacv, indptr, indices, pjac, ts, cf, kind, t_lo, t_hi, S, p, c
                     dz += _RDD[j] * (rhs[c, j * n + i] - S[c, i])
                 errv[i] = acc + dz / h
             lu_solve(E, pive, errv)
-            for i in range(n):
-                sk = at[i] + rt * max(abs(S[c, i]), abs(rhs[c, 2 * n + i]))
-                r = errv[i] / sk if sk > 0.0 else (0.0 if errv[i] == 0.0 else np.inf)
-                err += r * r
+            err = scaled_ssq(errv, S[c], rhs[c, 2 * n:], at, rt, err)
         err = max(np.sqrt(err / N), 1e-10)
         if not np.isfinite(err):
             h *= 0.1
             reject = True
             continue
-        fac = 0.9 * err ** -0.25
-        if err <= 1.0:
+        accepted, h_new = step_control(h, err, reject, 0.25, 5.0, stats)
+        if accepted:
             for c in range(k):
                 for i in range(n):
                     S[c, i] = rhs[c, 2 * n + i]
             t = t_hi if last else t + h
-            stats[ST_ACCEPTED] += 1
-            h *= min(1.0 if reject else 5.0, max(0.2, fac))
-            reject = False
-        else:
-            stats[ST_REJECTED] += 1
-            h *= min(1.0, max(0.2, fac))
-            reject = True
+        h = h_new
+        reject = not accepted
     return SUCCESS, t, h
 
 
@@ -280,16 +220,13 @@ def sens_implicit_transformed(jacv, jptr, jidx, jvp, pjac, sparse, splan, ts, cf
     directions, dense or the static-pattern sparse LU of the model's Jacobian pattern
     (``splan = (perm, indptr, indices, diag, amap)`` of :func:`symgen.solve.sparse_plan`);
     stage residuals through the ``jvp`` kernel.  Returns ``(status, t reached, last h)``."""
-    perm, sptr, sidx, sdiag, samap = splan
+    sidx = splan[2]
     k = S.shape[0]
     t = t_lo
     span = t_hi - t_lo
     if span <= 0.0 or k == 0:
         return SUCCESS, t_hi, h0
-    rt = 0.1 * rtol ** (2.0 / 3.0)
-    at = np.empty(n)
-    for i in range(n):
-        at[i] = atol[i] * rt / rtol
+    rt, at = radau_tolerances(rtol, atol, n)
     vals = np.empty(max(jidx.shape[0], 1))
     dn = 0 if sparse else n
     E1 = np.empty((dn, dn))
@@ -312,18 +249,16 @@ def sens_implicit_transformed(jacv, jptr, jidx, jvp, pjac, sparse, splan, ts, cf
     out = np.empty(max(n, 1))
     rre = np.empty(n)
     rc = np.empty(n, dtype=np.complex128)
-    h = min(abs(h0), span) if h0 != 0.0 else span * 1e-3
+    scal = np.empty(n)
+    lu = (E1, piv1, E2, piv2, luv1, luw1, luv2, luw2)
+    h = first_step(h0, span)
     reject = False
     steps = 0
     N = k * n
     while t < t_hi:
-        if steps >= max_steps:
-            return MAX_STEPS, t, h
-        if h < 16.0 * EPS * max(abs(t), 1.0):
-            return STEP_UNDERFLOW, t, h
-        last = h >= t_hi - t
-        if last:
-            h = t_hi - t
+        status, h, last = step_start(steps, max_steps, t, h, t_hi - t)
+        if status != SUCCESS:
+            return status, t, h
         steps += 1
         stats[ST_STEPS] += 1
         dense_state(ts, cf, kind, t, x)
@@ -333,29 +268,13 @@ def sens_implicit_transformed(jacv, jptr, jidx, jvp, pjac, sparse, splan, ts, cf
         fac1 = _RGAMMA / h
         alphn = _RALPHA / h
         betan = _RBETA / h
-        if sparse:
-            ier = sparse_lu_factor(sptr, sidx, sdiag, samap, vals, fac1, luv1, luw1)
-            if ier == 0:
-                ier = sparse_lu_factor(sptr, sidx, sdiag, samap, vals, complex(alphn, betan), luv2, luw2)
-        else:
-            for i in range(n):
-                for q in range(n):
-                    E1[i, q] = 0.0
-                    E2[i, q] = 0.0
-                E1[i, i] = fac1
-                E2[i, i] = complex(alphn, betan)
-                for q in range(jptr[i], jptr[i + 1]):
-                    E1[i, jidx[q]] -= vals[q]
-                    E2[i, jidx[q]] -= vals[q]
-            ier = lu_factor(E1, piv1)
-            if ier == 0:
-                ier = lu_factor(E2, piv2)
+        ier = transformed_factor(sparse, splan, lu, vals, jptr, jidx, -1.0, False, fac1, alphn, betan)
         stats[ST_NLU] += 2
         if ier != 0:
-            h *= 0.5
+            status, h = lu_failure(ier, t, h)
             reject = True
-            if ier < 0 or h < 16.0 * EPS * max(abs(t), 1.0):
-                return SINGULAR if ier > 0 else NONFINITE, t, h
+            if status != SUCCESS:
+                return status, t, h
             continue
         for j in range(3):
             tj = t + _RC[j] * h
@@ -379,43 +298,16 @@ def sens_implicit_transformed(jacv, jptr, jidx, jvp, pjac, sparse, splan, ts, cf
                     jvp(t + _RC[j] * h, xs[j].ctypes, p.ctypes, col.ctypes, out.ctypes)
                     for i in range(n):
                         F[j, i] = out[i] + Fs[j, c, i]
+                transformed_residual(F, W[c], fac1, alphn, betan, rre, rc)
+                transformed_solve(sparse, splan, lu, rre, rc)
                 for i in range(n):
-                    a1 = F[0, i]
-                    a2 = F[1, i]
-                    a3 = F[2, i]
-                    rre[i] = _RTI[0, 0] * a1 + _RTI[0, 1] * a2 + _RTI[0, 2] * a3 - fac1 * W[c, 0, i]
-                    rc[i] = complex(
-                        _RTI[1, 0] * a1 + _RTI[1, 1] * a2 + _RTI[1, 2] * a3 - (alphn * W[c, 1, i] - betan * W[c, 2, i]),
-                        _RTI[2, 0] * a1 + _RTI[2, 1] * a2 + _RTI[2, 2] * a3 - (betan * W[c, 1, i] + alphn * W[c, 2, i]))
-                if sparse:
-                    sparse_lu_solve(sptr, sidx, sdiag, perm, luv1, rre, luw1)
-                    sparse_lu_solve(sptr, sidx, sdiag, perm, luv2, rc, luw2)
-                else:
-                    lu_solve(E1, piv1, rre)
-                    lu_solve(E2, piv2, rc)
-                for i in range(n):
-                    W[c, 0, i] += rre[i]
-                    W[c, 1, i] += rc[i].real
-                    W[c, 2, i] += rc[i].imag
-                    sc = at[i] + rt * abs(S[c, i])
-                    d1 = rre[i] / sc
-                    d2 = rc[i].real / sc
-                    d3 = rc[i].imag / sc
-                    acc += d1 * d1 + d2 * d2 + d3 * d3
-                    w1 = W[c, 0, i]
-                    w2 = W[c, 1, i]
-                    w3 = W[c, 2, i]
-                    Z[c, 0, i] = _RT[0, 0] * w1 + _RT[0, 1] * w2 + _RT[0, 2] * w3
-                    Z[c, 1, i] = _RT[1, 0] * w1 + _RT[1, 1] * w2 + _RT[1, 2] * w3
-                    Z[c, 2, i] = _RT[2, 0] * w1 + _RT[2, 1] * w2 + _RT[2, 2] * w3
+                    scal[i] = at[i] + rt * abs(S[c, i])
+                acc = transformed_update(W[c], Z[c], rre, rc, scal, acc)
             stats[ST_NFEV] += 3 * k
             dyno = np.sqrt(acc / (3 * N))
-            if not np.isfinite(dyno):
-                break
-            if dyno <= NEWTON_TOL:
-                ok = True
-                break
-            if it >= 1 and dyno > 0.9 * dynold:
+            verdict = newton_verdict(it, dyno, dynold)
+            if verdict != 0:
+                ok = verdict > 0
                 break
             dynold = dyno
         if not ok:
@@ -432,30 +324,21 @@ def sens_implicit_transformed(jacv, jptr, jidx, jvp, pjac, sparse, splan, ts, cf
             jvp(t, x.ctypes, p.ctypes, col.ctypes, out.ctypes)
             for i in range(n):
                 rre[i] = out[i] + F0[c, i] + (_RDD[0] * Z[c, 0, i] + _RDD[1] * Z[c, 1, i] + _RDD[2] * Z[c, 2, i]) / h
-            if sparse:
-                sparse_lu_solve(sptr, sidx, sdiag, perm, luv1, rre, luw1)
-            else:
-                lu_solve(E1, piv1, rre)
+            transformed_solve_real(sparse, splan, lu, rre)
             for i in range(n):
-                sk = at[i] + rt * max(abs(S[c, i]), abs(S[c, i] + Z[c, 2, i]))
-                r = rre[i] / sk if sk > 0.0 else (0.0 if rre[i] == 0.0 else np.inf)
-                err += r * r
+                col[i] = S[c, i] + Z[c, 2, i]
+            err = scaled_ssq(rre, S[c], col, at, rt, err)
         err = max(np.sqrt(err / N), 1e-10)
         if not np.isfinite(err):
             h *= 0.1
             reject = True
             continue
-        fac = 0.9 * err ** -0.25
-        if err <= 1.0:
+        accepted, h_new = step_control(h, err, reject, 0.25, 5.0, stats)
+        if accepted:
             for c in range(k):
                 for i in range(n):
                     S[c, i] += Z[c, 2, i]
             t = t_hi if last else t + h
-            stats[ST_ACCEPTED] += 1
-            h *= min(1.0 if reject else 5.0, max(0.2, fac))
-            reject = False
-        else:
-            stats[ST_REJECTED] += 1
-            h *= min(1.0, max(0.2, fac))
-            reject = True
+        h = h_new
+        reject = not accepted
     return SUCCESS, t, h

@@ -42,6 +42,67 @@ def _eps(F) -> float:
     return float(np.finfo(np.dtype(str(F))).eps)
 
 
+def _make_step_helpers(jit, F, n: int, fmax: float, expo: float):
+    """Device functions the solvers share (for one target, float type, state count and
+    step-size law ``h_new = h min(fmax, max(0.2, 0.9 err^expo))``)."""
+    zero, one, tenth = F(0.0), F(1.0), F(0.1)
+    safety, fmin, fmax, expo = F(0.9), F(0.2), F(fmax), F(expo)
+    land_slack = F(1.000001)
+    huge, inf = F(1e30), F(math.inf)
+
+    @jit
+    def save_points(out, y, saveat, j, t):
+        """Write ``y`` to ``out[j]`` for each save time ``saveat[j] <= t``; returns the next ``j``."""
+        while j < saveat.shape[0] and saveat[j] <= t:
+            for i in range(n):
+                out[j, i] = y[i]
+            j += 1
+        return j
+
+    @jit
+    def clip_step(t, h, target):
+        """The step to try from ``t``: ``(hs, land)``, ``land`` when cut to end on ``target``."""
+        if t + h * land_slack >= target:
+            return target - t, True
+        return h, False
+
+    @jit
+    def error_verdict(err, hs, bad):
+        """Error test of a step ``hs``: ``(verdict, h, fac, bad)``; verdict 0 accepts (``fac``
+        scales the next step), 1 retries with ``h``, 2 gives up (non-finite too often)."""
+        if not (err < huge):      # NaN or overflow: shrink hard
+            bad += 1
+            if bad > _MAX_NONFINITE:
+                return 2, hs, one, bad
+            return 1, hs * tenth, one, bad
+        bad = 0
+        if err > one:
+            return 1, hs * max(fmin, safety * err ** expo), one, bad
+        fac = fmax
+        if err > zero:
+            fac = min(fmax, max(fmin, safety * err ** expo))
+        return 0, hs, fac, bad
+
+    @jit
+    def all_finite(yt):
+        """Whether every entry of ``yt`` is finite."""
+        finite = True
+        for i in range(n):
+            if not (abs(yt[i]) < inf):
+                finite = False
+        return finite
+
+    @jit
+    def next_step(h, hs, fac, land):
+        """The step after an accepted ``hs`` (one cut short to land keeps ``h``)."""
+        hn = hs * fac
+        if land and hn < h:
+            hn = h
+        return hn
+
+    return save_points, clip_step, error_verdict, all_finite, next_step
+
+
 def make_tsit5(dev: dict, jit, F, n: int):
     """Adaptive (or fixed-step) Tsitouras 5(4) for one trajectory."""
     rhs = dev["rhs"]
@@ -57,10 +118,9 @@ def make_tsit5(dev: dict, jit, F, n: int):
     b1, b2, b3, b4, b5, b6 = a[6]
     bt1, bt2, bt3, bt4, bt5, bt6, bt7 = bt
     eps16 = F(16.0 * _eps(F))
-    zero, one, tenth = F(0.0), F(1.0), F(0.1)
-    safety, fmin, fmax, expo = F(0.9), F(0.2), F(10.0), F(-0.2)
-    land_slack = F(1.000001)
+    zero, one = F(0.0), F(1.0)
     nn = F(n)
+    save_points, clip_step, error_verdict, all_finite, next_step = _make_step_helpers(jit, F, n, 10.0, -0.2)
 
     @jit
     def initial_step(t, y, p, f0, y1, f1, rtol, atol, hmax):
@@ -96,11 +156,7 @@ def make_tsit5(dev: dict, jit, F, n: int):
               k1, k2, k3, k4, k5, k6, k7, yt):
         ns = saveat.shape[0]
         t = t0
-        j = 0
-        while j < ns and saveat[j] <= t:
-            for i in range(n):
-                out[j, i] = y[i]
-            j += 1
+        j = save_points(out, y, saveat, 0, t)
         acc = 0
         rej = 0
         nf = 0
@@ -118,11 +174,7 @@ def make_tsit5(dev: dict, jit, F, n: int):
                 status = MAX_STEPS
                 break
             target = saveat[j]
-            hs = h
-            land = False
-            if t + hs * land_slack >= target:
-                hs = target - t
-                land = True
+            hs, land = clip_step(t, h, target)
             if hs <= eps16 * abs(t):
                 status = STEP_UNDERFLOW
                 break
@@ -156,45 +208,26 @@ def make_tsit5(dev: dict, jit, F, n: int):
                     sc = atol + rtol * max(abs(y[i]), abs(yt[i]))
                     err += (e / sc) * (e / sc)
                 err = math.sqrt(err / nn)
-                if not (err < F(1e30)):      # NaN or overflow: shrink hard
+                verdict, hn, fac, bad = error_verdict(err, hs, bad)
+                if verdict != 0:
                     rej += 1
-                    bad += 1
-                    if bad > _MAX_NONFINITE:
+                    if verdict == 2:
                         status = NONFINITE
                         break
-                    h = hs * tenth
+                    h = hn
                     continue
-                bad = 0
-                if err > one:
-                    rej += 1
-                    h = hs * max(fmin, safety * err ** expo)
-                    continue
-                fac = fmax
-                if err > zero:
-                    fac = min(fmax, max(fmin, safety * err ** expo))
-            else:
-                finite = True
-                for i in range(n):
-                    if not (abs(yt[i]) < F(math.inf)):
-                        finite = False
-                if not finite:
-                    status = NONFINITE
-                    break
+            elif not all_finite(yt):
+                status = NONFINITE
+                break
             acc += 1
             t = target if land else t + hs
             for i in range(n):
                 y[i] = yt[i]
                 k1[i] = k7[i]
             if adaptive:
-                hn = hs * fac
-                if land and hn < h:
-                    hn = h
-                h = hn
+                h = next_step(h, hs, fac, land)
             if land:
-                while j < ns and saveat[j] <= t:
-                    for i in range(n):
-                        out[j, i] = y[i]
-                    j += 1
+                j = save_points(out, y, saveat, j, t)
         stats[0] = acc
         stats[1] = rej
         stats[2] = nf
@@ -221,21 +254,17 @@ def make_ros3p(dev: dict, jit, F, n: int):
     b1, b2, b3 = (F(v) for v in T["b"])
     e1, e2, e3 = (F(v) for v in T["btilde"])
     eps16 = F(16.0 * _eps(F))
-    zero, one, half, tenth = F(0.0), F(1.0), F(0.5), F(0.1)
-    safety, fmin, fmax, expo = F(0.9), F(0.2), F(6.0), F(-1.0 / 3.0)
-    land_slack = F(1.000001)
+    zero, one, half = F(0.0), F(1.0), F(0.5)
     nn = F(n)
+    save_points, clip_step, error_verdict, all_finite, next_step = _make_step_helpers(jit, F, n, 6.0,
+                                                                                      -1.0 / 3.0)
 
     @jit
     def solve(y, p, t0, saveat, dt, rtol, atol, max_steps, adaptive, out, stats,
               W, J, s, dT, f0, f, u1, u2, u3, yt):
         ns = saveat.shape[0]
         t = t0
-        j = 0
-        while j < ns and saveat[j] <= t:
-            for i in range(n):
-                out[j, i] = y[i]
-            j += 1
+        j = save_points(out, y, saveat, 0, t)
         acc = 0
         rej = 0
         nf = 0
@@ -252,11 +281,7 @@ def make_ros3p(dev: dict, jit, F, n: int):
                 status = MAX_STEPS
                 break
             target = saveat[j]
-            hs = h
-            land = False
-            if t + hs * land_slack >= target:
-                hs = target - t
-                land = True
+            hs, land = clip_step(t, h, target)
             if hs <= eps16 * abs(t):
                 status = STEP_UNDERFLOW
                 break
@@ -308,30 +333,17 @@ def make_ros3p(dev: dict, jit, F, n: int):
                     sc = atol + rtol * max(abs(y[i]), abs(yt[i]))
                     err += (e / sc) * (e / sc)
                 err = math.sqrt(err / nn)
-                if not (err < F(1e30)):
+                verdict, hn, fac, bad = error_verdict(err, hs, bad)
+                if verdict != 0:
                     rej += 1
-                    bad += 1
-                    if bad > _MAX_NONFINITE:
+                    if verdict == 2:
                         status = NONFINITE
                         break
-                    h = hs * tenth
+                    h = hn
                     continue
-                bad = 0
-                if err > one:
-                    rej += 1
-                    h = hs * max(fmin, safety * err ** expo)
-                    continue
-                fac = fmax
-                if err > zero:
-                    fac = min(fmax, max(fmin, safety * err ** expo))
-            else:
-                finite = True
-                for i in range(n):
-                    if not (abs(yt[i]) < F(math.inf)):
-                        finite = False
-                if not finite:
-                    status = NONFINITE
-                    break
+            elif not all_finite(yt):
+                status = NONFINITE
+                break
             acc += 1
             bad = 0
             t = target if land else t + hs
@@ -339,15 +351,9 @@ def make_ros3p(dev: dict, jit, F, n: int):
                 y[i] = yt[i]
             fresh = False
             if adaptive:
-                hn = hs * fac
-                if land and hn < h:
-                    hn = h
-                h = hn
+                h = next_step(h, hs, fac, land)
             if land:
-                while j < ns and saveat[j] <= t:
-                    for i in range(n):
-                        out[j, i] = y[i]
-                    j += 1
+                j = save_points(out, y, saveat, j, t)
         stats[0] = acc
         stats[1] = rej
         stats[2] = nf
