@@ -24,42 +24,13 @@ class DevicePrinter(NumbaPrinter):
 
     printmethod = "_devicecode"
 
-    def _lit(self, value: float) -> str:
+    def _lit(self, value) -> str:
         return f"F({float(value)!r})"
 
-    def _print_Float(self, expr):
-        return self._lit(expr)
+    def _wrap(self, text: str) -> str:
+        return f"F({text})"
 
-    _print_Integer = _print_Float
-    _print_Rational = _print_Float
-    _print_Half = _print_Float
-
-    def _print_NaN(self, expr):
-        return "F(math.nan)"
-
-    def _print_Infinity(self, expr):
-        return "F(math.inf)"
-
-    def _print_NegativeInfinity(self, expr):
-        return "F(-math.inf)"
-
-    def _print_Heaviside(self, expr):
-        x = self._print(expr.args[0])
-        h0 = expr.args[1] if len(expr.args) > 1 else sp.S.Half
-        return f"(F(1.0) if {x} > F(0.0) else ({self._print(h0)} if {x} == F(0.0) else F(0.0)))"
-
-    def _print_DiracDelta(self, expr):
-        return "F(0.0)"
-
-    def _print_sign(self, expr):
-        x = self._print(expr.args[0])
-        return f"(F(1.0) if {x} > F(0.0) else (F(-1.0) if {x} < F(0.0) else F(0.0)))"
-
-    def _print_floor(self, expr):
-        return f"F(math.floor({self._print(expr.args[0])}))"
-
-    def _print_ceiling(self, expr):
-        return f"F(math.ceil({self._print(expr.args[0])}))"
+    _cast = _wrap
 
     def _print_Pow(self, expr, rational=False):
         base, ex = expr.args

@@ -39,25 +39,34 @@ class NumbaPrinter(PythonCodePrinter):
 
     _print_Dummy = _print_Symbol
 
+    # -- literals: hooks a printer for another float type overrides --------------------
+    def _lit(self, value) -> str:
+        """A numeric literal."""
+        return repr(float(value))
+
+    def _wrap(self, text: str) -> str:
+        """A float constant given as an expression (``math.inf``)."""
+        return text
+
+    def _cast(self, text: str) -> str:
+        """A value converted to the float type."""
+        return f"float({text})"
+
     def _print_Float(self, expr):
-        return repr(float(expr))
+        return self._lit(expr)
 
-    def _print_Integer(self, expr):
-        return repr(float(expr))
-
-    def _print_Rational(self, expr):
-        return repr(float(expr))
-
-    _print_Half = _print_Rational
+    _print_Integer = _print_Float
+    _print_Rational = _print_Float
+    _print_Half = _print_Float
 
     def _print_NaN(self, expr):
-        return "math.nan"
+        return self._wrap("math.nan")
 
     def _print_Infinity(self, expr):
-        return "math.inf"
+        return self._wrap("math.inf")
 
     def _print_NegativeInfinity(self, expr):
-        return "(-math.inf)"
+        return self._wrap("(-math.inf)")
 
     def _print_BooleanTrue(self, expr):
         return "True"
@@ -69,23 +78,25 @@ class NumbaPrinter(PythonCodePrinter):
     def _print_Heaviside(self, expr):
         x = self._print(expr.args[0])
         h0 = expr.args[1] if len(expr.args) > 1 else sp.S.Half
-        return f"(1.0 if {x} > 0.0 else ({self._print(h0)} if {x} == 0.0 else 0.0))"
+        one, zero = self._lit(1.0), self._lit(0.0)
+        return f"({one} if {x} > {zero} else ({self._print(h0)} if {x} == {zero} else {zero}))"
 
     def _print_DiracDelta(self, expr):
-        return "0.0"
+        return self._lit(0.0)
 
     def _print_sign(self, expr):
         x = self._print(expr.args[0])
-        return f"(1.0 if {x} > 0.0 else (-1.0 if {x} < 0.0 else 0.0))"
+        one, zero = self._lit(1.0), self._lit(0.0)
+        return f"({one} if {x} > {zero} else ({self._lit(-1.0)} if {x} < {zero} else {zero}))"
 
     def _print_Abs(self, expr):
         return f"abs({self._print(expr.args[0])})"
 
     def _print_floor(self, expr):
-        return f"float(math.floor({self._print(expr.args[0])}))"
+        return self._cast(f"math.floor({self._print(expr.args[0])})")
 
     def _print_ceiling(self, expr):
-        return f"float(math.ceil({self._print(expr.args[0])}))"
+        return self._cast(f"math.ceil({self._print(expr.args[0])})")
 
     def _print_Min(self, expr):
         return "min(" + ", ".join(self._print(a) for a in expr.args) + ")"
