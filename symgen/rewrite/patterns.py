@@ -119,8 +119,18 @@ def match_log_product(node):
     return {"p": tuple(pos), "q": sp.Mul(*rest)}
 
 
+#: digits a folded float constant is computed with (it is rounded to double once, when
+#: printed, instead of twice)
+FOLD_DIGITS = 34
+
+
+def _log(f):
+    # log of a float factor folds to a constant: evaluate it beyond double precision
+    return sp.log(sp.Float(f, FOLD_DIGITS)) if isinstance(f, sp.Float) else sp.log(f)
+
+
 def build_log_product(b):
-    return sp.Add(*[sp.log(f) for f in b["p"]], sp.log(b["q"]))
+    return sp.Add(*[_log(f) for f in b["p"]], _log(b["q"]))
 
 
 def match_exp_log_sum(node):
