@@ -42,8 +42,8 @@ from .common import (MAX_STEPS, N_STATS, NONFINITE, SINGULAR, ST_ACCEPTED, ST_NF
                      all_finite, dense_segments, finish_outputs, grow_rows,
                      record_step, report_progress, start_outputs)
 from .radau5 import (_FAIL_ERROR, _FAIL_NEWTON, _FAIL_NONE, _FAIL_NONFINITE, _FAIL_SINGULAR,
-                     EPS, MAX_SINGULAR, _initial_step, _underflow_status, _wrms, load_jacobian,
-                     lu_factor, lu_solve)
+                     EPS, MAX_SINGULAR, _underflow_status, _wrms, load_jacobian,
+                     lu_factor, lu_solve, starting_step)
 from .sparse_lu import assemble_shifted, gmres, sparse_lu_factor, sparse_lu_solve
 
 __all__ = ["bdf", "bdf_dense_eval", "MAX_ORDER", "NDF_KAPPA", "DENSE_LU", "SPARSE_LU", "KRYLOV"]
@@ -189,15 +189,7 @@ def bdf(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, 
     scale = np.empty(n)
     err_v = np.empty(n)
 
-    if span > 0.0:
-        if h0 != 0.0:
-            h = min(abs(h0), hmax_)
-        else:
-            h = _initial_step(rhs, t0, y, f, p, direction, rtol_, atol, hmax_, 1)
-            stats[ST_NFEV] += 1
-        h = h * direction
-    else:
-        h = 0.0
+    h = starting_step(rhs, t0, y, f, p, direction, rtol_, atol, h0, hmax_, span, 1, stats)
     for i in range(n):
         D[0, i] = y[i]
         D[1, i] = f[i] * h

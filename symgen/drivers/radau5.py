@@ -301,6 +301,18 @@ def _initial_step(rhs, t0, y0, f0, p, direction, rtol, atol, hmax, order):
 
 
 @njit(cache=True)
+def starting_step(rhs, t0, y0, f0, p, direction, rtol, atol, h0, hmax, span, order, stats):
+    """The signed first step: ``|h0|`` (at most ``hmax``) when given, else the estimate
+    of :func:`_initial_step` (one RHS call, counted in ``stats``); 0 for an empty span."""
+    if span <= 0.0:
+        return 0.0
+    if h0 != 0.0:
+        return min(abs(h0), hmax) * direction
+    stats[ST_NFEV] += 1
+    return _initial_step(rhs, t0, y0, f0, p, direction, rtol, atol, hmax, order) * direction
+
+
+@njit(cache=True)
 def _underflow_status(reason):
     if reason == _FAIL_NONFINITE:
         return NONFINITE
@@ -400,15 +412,7 @@ def radau5(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eva
     y_old = np.empty(n)
     f_row = np.empty(n)
 
-    if span > 0.0:
-        if h0 != 0.0:
-            h = min(abs(h0), hmax_)
-        else:
-            h = _initial_step(rhs, t0, y, f0, p, direction, rtol, atol, hmax_, 3)
-            stats[ST_NFEV] += 1
-        h = h * direction
-    else:
-        h = 0.0
+    h = starting_step(rhs, t0, y, f0, p, direction, rtol, atol, h0, hmax_, span, 3, stats)
     last = False
     if span > 0.0 and (t + 1.01 * h - tf) * direction >= 0.0:
         h = tf - t
