@@ -60,6 +60,9 @@ GROW_MIN = 1.5        # a step-size increase smaller than this is not worth a ch
 KRYLOV_RESTART = 20   # GMRES restart length
 KRYLOV_MAXITER = 60   # GMRES iterations per Newton iteration at most
 KRYLOV_TOL = 0.05     # GMRES tolerance as a fraction of the Newton tolerance (CVODE's eplifac)
+NEWTON_COEF = 0.1     # Newton stops when its remaining error is below this fraction of the error test
+CRATE_DOWN = 0.3      # the convergence-rate estimate decays at most by this factor per iteration
+NEWTON_DIVERGE = 2.0  # a correction this much larger than the previous one is divergence
 
 #: Shampine & Reichelt's NDF coefficients (kappa = 0 would give the classical BDFs).
 NDF_KAPPA = (0.0, -0.1850, -1.0 / 9.0, -0.0823, -0.0415, 0.0)
@@ -155,7 +158,6 @@ def bdf(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, 
             status = NONFINITE
             span = 0.0
     rtol_ = max(rtol, 100.0 * EPS)
-    newton_tol = max(10.0 * EPS / rtol_, min(0.03, rtol_ ** 0.5))
     hmax_ = span if hmax <= 0.0 else min(abs(hmax), span)
 
     # ---- work arrays -----------------------------------------------------------------
@@ -200,6 +202,7 @@ def bdf(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, 
     jac_current = False
     lu_ok = False
     c_lu = 0.0
+    crate = 1.0
     n_sing = 0
     fail_reason = _FAIL_NONE
 
@@ -272,6 +275,7 @@ def bdf(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, 
                 continue
             lu_ok = True
             c_lu = c
+            crate = 1.0
         ratio = c / c_lu
         corr = 2.0 / (1.0 + ratio)
         s_lu = 1.0 / c_lu
@@ -295,7 +299,7 @@ def bdf(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, 
                 for i in range(n):
                     b[i] = c * f[i] - psi[i] - d[i]
                 its = gmres(sp_ptr, sp_idx, sp_diag, sp_perm, avals, luv, s_lu, c, scale, b, kx,
-                            KRYLOV_RESTART, KRYLOV_MAXITER, KRYLOV_TOL * newton_tol,
+                            KRYLOV_RESTART, KRYLOV_MAXITER, KRYLOV_TOL * NEWTON_COEF / _ERR_CONST[order],
                             KV, KH, kcs, ksn, kg, kz, ktmp, luw)
                 for i in range(n):
                     b[i] = kx[i]
@@ -317,15 +321,17 @@ def bdf(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, 
             if not np.isfinite(dy):
                 finite = False
                 break
-            rate = -1.0
-            if dy_old > 0.0:
-                rate = dy / dy_old
-                if rate >= 1.0 or rate ** (NEWTON_MAXITER - k) / (1.0 - rate) * dy > newton_tol:
+            if k > 0:
+                if dy > NEWTON_DIVERGE * dy_old:
                     break
+                crate = max(CRATE_DOWN * crate, dy / dy_old)
             for i in range(n):
                 y[i] += b[i]
                 d[i] += b[i]
-            if dy == 0.0 or (rate >= 0.0 and rate / (1.0 - rate) * dy < newton_tol):
+            # CVODE's test: the remaining Newton error, estimated by the correction times
+            # the convergence rate (kept from the previous steps while the matrix is the
+            # same), is a small fraction of what the local error test allows
+            if dy * min(1.0, crate) * _ERR_CONST[order] <= NEWTON_COEF:
                 converged = True
                 break
             dy_old = dy
@@ -341,7 +347,7 @@ def bdf(rhs, jac, jacv, t0, tf, y0, p, rtol, atol, h0, hmax, max_steps, t_eval, 
             continue
 
         # ---- error test -------------------------------------------------------------------
-        safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + n_iter)
+        safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + max(n_iter, 2))
         for i in range(n):
             scale[i] = atol[i] + rtol_ * abs(y[i])
             err_v[i] = _ERR_CONST[order] * d[i]

@@ -338,3 +338,86 @@ def test_plan_save_load_roundtrip(tmp_path):
     arrays["meta"] = np.array(json.dumps(meta))
     np.savez(tmp_path / "old.npz", **arrays)
     assert load_plan(tmp_path / "old.npz", pat.indptr, pat.indices, n) is None
+
+
+# ---- the blocked / run-vectorized factorization is the plain row-wise elimination ---------
+from numba import njit  # noqa: E402
+
+from symgen.drivers.sparse_lu import DENSE_TAIL_MIN, dense_tail  # noqa: E402
+
+
+@njit(cache=True)
+def _plain_rowwise_lu(indptr, indices, diag, amap, jv, s, vals, work):
+    """The textbook up-looking elimination over the static pattern, one entry at a time
+    (the reference the optimized kernel must reproduce bit for bit)."""
+    n = diag.shape[0]
+    vals[:] = 0.0
+    for k in range(jv.shape[0]):
+        vals[amap[k]] -= jv[k]
+    for i in range(n):
+        vals[diag[i]] += s
+    for i in range(n):
+        for q in range(indptr[i], indptr[i + 1]):
+            work[indices[q]] = vals[q]
+        for q in range(indptr[i], diag[i]):
+            k = indices[q]
+            lk = work[k] * vals[diag[k]]
+            work[k] = lk
+            for q2 in range(diag[k] + 1, indptr[k + 1]):
+                work[indices[q2]] -= lk * vals[q2]
+        for q in range(indptr[i], indptr[i + 1]):
+            vals[q] = work[indices[q]]
+        vals[diag[i]] = 1.0 / work[i]
+
+
+def _periodic_two_species(k):
+    """Pattern of a periodic 2-D two-species reaction-diffusion Jacobian (k x k grid)."""
+    idx = np.arange(k * k).reshape(k, k)
+    r, c = [], []
+    for di, dj in ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)):
+        nb = np.roll(np.roll(idx, di, 0), dj, 1).ravel()
+        for s in (0, 1):
+            r.append(2 * idx.ravel() + s)
+            c.append(2 * nb + s)
+    r.append(2 * idx.ravel())
+    c.append(2 * idx.ravel() + 1)
+    r.append(2 * idx.ravel() + 1)
+    c.append(2 * idx.ravel())
+    return _csr(np.concatenate(r), np.concatenate(c), 2 * k * k)
+
+
+@pytest.mark.parametrize("shift", [37.0, 37.0 + 11.0j])
+def test_blocked_factorization_is_bit_identical_to_plain_elimination(shift):
+    pat = _periodic_two_species(20)
+    n = pat.shape[0]
+    plan = make_plan(pat.indptr, pat.indices, n, ordering="amd")
+    t = dense_tail(plan.indptr, plan.indices, plan.diag)
+    assert t >= DENSE_TAIL_MIN            # the blocked dense path is exercised
+    rng = np.random.default_rng(3)
+    jv = rng.standard_normal(pat.nnz)
+    dt = np.complex128 if isinstance(shift, complex) else np.float64
+    got, ref = np.empty(plan.indices.size, dt), np.empty(plan.indices.size, dt)
+    assert sparse_lu_factor(plan.indptr, plan.indices, plan.diag, plan.amap, jv, dt(shift), got,
+                            np.empty(n, dt)) == 0
+    _plain_rowwise_lu(plan.indptr, plan.indices, plan.diag, plan.amap, jv, dt(shift), ref, np.empty(n, dt))
+    assert np.array_equal(got, ref)
+    # and the factors solve the system (independent check against NumPy)
+    A = shift * np.eye(n) - sps.csr_matrix((jv, pat.indices, pat.indptr), shape=(n, n)).toarray()
+    b = rng.standard_normal(n).astype(dt)
+    x = plan.solve(got, b)
+    assert np.allclose(A @ x, b, rtol=0, atol=1e-10 * np.abs(b).max())
+
+
+def test_tiny_pivot_inside_the_dense_block_is_reported_with_its_row():
+    pat = _periodic_two_species(20)
+    n = pat.shape[0]
+    plan = make_plan(pat.indptr, pat.indices, n, ordering="amd")
+    t = dense_tail(plan.indptr, plan.indices, plan.diag)
+    jv = np.zeros(pat.nnz)
+    # J = 0 except a diagonal entry cancelling the shift in the last row of the dense block
+    row = int(plan.perm[n - 1])
+    q = pat.indptr[row] + int(np.flatnonzero(pat.indices[pat.indptr[row]:pat.indptr[row + 1]] == row)[0])
+    jv[q] = 5.0
+    st, _ = plan.factor(jv, 5.0)
+    assert st == n      # permuted row n - 1 (status i + 1), inside the block of order t
+    assert t > 1
