@@ -25,6 +25,7 @@ from sympy.logic.boolalg import Boolean
 
 from symgen.errors import BackendError
 from symgen.ir.kernels import KernelSet
+from symgen.passes.schedule import emission_order
 
 from .emitter import NAN, ZERO, FunctionBuilder, declaration
 
@@ -133,7 +134,7 @@ def kernel_functions(kernel, operands: dict, name: str, opts: ShardOptions = Sha
         return shards[-1]
 
     cur = new_shard()
-    items = [(a.target, a.expr, None) for a in kernel.body] + [(None, e, i) for i, e in kernel.outputs]
+    items = emission_order(kernel)   # each temporary right before its first use
     for n, (target, expr, index) in enumerate(items):
         b = cur.builder
         if (isinstance(expr, Boolean) and not isinstance(expr, Symbol)) or expr in booleans:
