@@ -275,8 +275,12 @@ class PDEModel:
 
         Same options as :meth:`symgen.model.CompiledModel.solve`.  With
         ``method="dopri5"`` the step is bounded by the CFL-type limit :meth:`cfl_step`
-        at the initial state (unless ``max_step`` is smaller); ``"radau5"`` factors the
-        stencil Jacobian with the static-pattern sparse LU (``linear_solver="auto"``).
+        at the initial state (unless ``max_step`` is smaller); ``"radau5"`` and ``"bdf"``
+        factor the stencil Jacobian with the static-pattern sparse LU
+        (``linear_solver="auto"``/``"sparse"``), ``"bdf"`` with ``linear_solver="krylov"``
+        solves with GMRES preconditioned by ILU(0) on the stencil pattern, and ``"auto"``
+        starts explicit and continues a stiff problem with BDF from 500 states on (Radau
+        below), as for ODE models.
         ``model.field(sol, u)`` gives a field on the grid.
         """
         from ..solve import solve
