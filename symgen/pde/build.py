@@ -10,10 +10,10 @@ generator fingerprint, so one build serves every grid size of a model.
 from __future__ import annotations
 
 import hashlib
+import math
 import tempfile
 import time
 import uuid
-from types import SimpleNamespace
 from pathlib import Path
 
 from ..backends.numba.backend import NumbaBackend
@@ -25,7 +25,7 @@ from .codegen import emit_stencil_module
 from .discretize import discretize_pass
 from .system import PDESystem
 
-__all__ = ["compile_pde", "pde_key"]
+__all__ = ["compile_pde", "pde_key", "StencilKernels"]
 
 _KEY_PLACEHOLDER = "{{symgen-key}}"
 
@@ -42,8 +42,57 @@ def pde_key(text: str) -> str:
     return hashlib.sha256((_pde_fingerprint() + "|" + text).encode()).hexdigest()
 
 
+class StencilKernels:
+    """The kernels of a compiled PDE model on its grid.
+
+    ``rhs`` and ``jac_values`` are the serial cfuncs, or (``parallel="auto"`` on a grid
+    of at least ``PAR_MIN_RHS`` / ``PAR_MIN_JAC`` state values, or ``parallel=True``)
+    the cfuncs with ``prange`` bodies, compiled on first access: a model whose grid is
+    too small for threads to pay never compiles them, and the serial pipeline time
+    stays the same for every grid size (the parallel compile time is recorded in
+    ``timings`` as ``build_parallel_rhs`` / ``build_parallel_jac``).
+    """
+
+    def __init__(self, module, n: int, parallel, timings: dict):
+        from .codegen import PAR_MIN_JAC, PAR_MIN_RHS
+        if parallel not in (True, False, "auto"):
+            raise ModelError(f"parallel must be True, False or 'auto', got {parallel!r}")
+        self.module = module
+        self.jac = None
+        self.jtv_kernel = module.jtv_kernel
+        self.parallel = parallel
+        self._timings = timings
+        self._use = {"rhs": parallel is True or (parallel == "auto" and n >= PAR_MIN_RHS),
+                     "jac": parallel is True or (parallel == "auto" and n >= PAR_MIN_JAC)}
+        self._chosen = {}
+
+    def _pick(self, name, serial, compile_parallel):
+        k = self._chosen.get(name)
+        if k is None:
+            if self._use[name]:
+                t0 = time.perf_counter()
+                k = compile_parallel()
+                self._timings["build_parallel_" + name] = time.perf_counter() - t0
+            else:
+                k = serial
+            self._chosen[name] = k
+        return k
+
+    @property
+    def rhs(self):
+        return self._pick("rhs", self.module.rhs, self.module.parallel_rhs)
+
+    @property
+    def jac_values(self):
+        return self._pick("jac", self.module.jac_values, self.module.parallel_jac)
+
+    def uses_threads(self) -> dict:
+        """``{"rhs": bool, "jac": bool}``: which kernels take the ``prange`` bodies."""
+        return dict(self._use)
+
+
 def compile_pde(system: PDESystem, *, order: int = 2, cache: bool = True, backend: str = "numba",
-                parallel: bool = False, **options):
+                parallel="auto", **options):
     """Discretize and compile a :class:`PDESystem` (see :func:`symgen.compile`).
 
     Parameters
@@ -53,11 +102,14 @@ def compile_pde(system: PDESystem, *, order: int = 2, cache: bool = True, backen
     cache : bool
         Reuse the compiled module of an identical model (any grid size).  ``False``
         builds in a fresh temporary directory (cold compile, for measurements).
-    parallel : bool
-        Use the multithreaded (``prange``) kernel bodies for grids of at least
-        ``symgen.pde.codegen.PAR_MIN`` state values (serial below).  They are in the
-        generated module either way but compiled only when asked for (a parallel body
-        costs several seconds of Numba compilation and pays only on large grids).
+    parallel : ``"auto"``, bool
+        ``"auto"`` (default): per kernel, the multithreaded (``prange``) body when the
+        grid has at least ``symgen.pde.codegen.PAR_MIN_RHS`` (RHS) /
+        ``PAR_MIN_JAC`` (Jacobian values) state values, the serial one below (thresholds
+        measured by ``benchmarks/bench_pde_parallel.py``).  ``True``: the ``prange``
+        wrappers for any grid (they still run serially below the thresholds);
+        ``False``: serial only.  The parallel bodies are in the generated module either
+        way but compiled only on first use (a few seconds of Numba compilation).
     """
     from .model import PDEModel
     from .. import __version__
@@ -80,10 +132,9 @@ def compile_pde(system: PDESystem, *, order: int = 2, cache: bool = True, backen
     directory = entry_dir(key) if cache else Path(tempfile.mkdtemp(prefix="symgen_pde_"))
     cached = cache and (directory / "kernels.py").exists()
     module = NumbaBackend().build(src, directory)
-    kernels = SimpleNamespace(rhs=module.rhs, jac_values=module.jac_values, jtv_kernel=module.jtv_kernel,
-                              module=module, jac=None)
-    if parallel:
-        kernels.rhs, kernels.jac_values = module.parallel_kernels()
     ctx.timings["build"] = time.perf_counter() - t2
-    return PDEModel(system, ss, src, kernels, key, dict(ctx.timings), cached=cached,
+    n = len(system.fields) * math.prod(a.n_unknown for a in system.grid.axes)
+    timings = dict(ctx.timings)
+    kernels = StencilKernels(module, n, parallel, timings)
+    return PDEModel(system, ss, src, kernels, key, timings, cached=cached,
                     load_seconds=time.perf_counter() - t0)

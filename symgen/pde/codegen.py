@@ -24,10 +24,19 @@ from ..ir.source import Source
 from ..passes.manager import timed_pass
 from .ir import StencilSystem
 
-__all__ = ["emit_stencil_module", "emit_pass", "StencilPrinter", "PAR_MIN"]
+__all__ = ["emit_stencil_module", "emit_pass", "StencilPrinter", "PAR_MIN", "PAR_MIN_RHS", "PAR_MIN_JAC"]
 
 #: The wrappers use the multithreaded bodies from this many state values on.
 PAR_MIN = 1 << 16
+#: Per-kernel thresholds (state values) from which the ``prange`` body of the RHS / of
+#: the Jacobian values kernel is used.  Measured by ``benchmarks/bench_pde_parallel.py``
+#: on the 2-core development machine (2 threads): the RHS of the cheapest stencil (2D
+#: heat, 1 field) gains from 65536 values on (0.84x the serial time there, 0.55x at 1M),
+#: the Brusselator's from about 18k; the Jacobian values (more work per point) gain
+#: from about 16k values on (0.86x at 16384, 0.54x at 256k).  Below, the start-up of
+#: the threads costs more than the loop.
+PAR_MIN_RHS = 1 << 16
+PAR_MIN_JAC = 1 << 14
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("symgen.templates", "."),
                           keep_trailing_newline=True, autoescape=False,
@@ -218,6 +227,7 @@ def emit_stencil_module(ss: StencilSystem, key: str, version: str) -> Source:
     text = _ENV.get_template("pde_module.py.j2").render(
         version=version, key=key, name=_comment(ss.name), fields=_comment(" ".join(ss.fields)),
         order=ss.order, nparams=em.np, ndim=em.nd, nfields=em.nf, par_min=PAR_MIN,
+        par_min_rhs=PAR_MIN_RHS, par_min_jac=PAR_MIN_JAC,
         functions=[f for _, f in funcs])
     return Source("numba-stencil", key, text, tuple(funcs))
 
