@@ -11,6 +11,9 @@ grid size and the build cost does not grow with it.  Kernels (all in one module)
   :data:`PAR_MIN` grid values on (threads only pay on large grids).
 * ``jtv``: ``void(t, y*, p*, v*, out*)``, ``out = J^T v`` (the transposed stencil:
   every point scatters its stencil row times ``v``); compiled on first request.
+* ``dfdt`` / ``pjac``: drivers' ABI, ``df/dt`` (``n`` values) and ``df/dp`` (``n x
+  len(params)``, row-major), from the point expressions differentiated by ``t`` / by
+  each parameter once per region (boundary values included); compiled on first request.
 
 The CSR pattern itself is built with NumPy from the same regions (:mod:`.pattern`).
 """
@@ -151,6 +154,10 @@ class _Emitter:
         ps = region.points
         if kind == "rhs":
             exprs = [p.expr for p in ps]
+        elif kind == "dfdt":   # explicit time derivative of the point expression
+            exprs = [sp.diff(p.expr, self.ss.t) for p in ps]
+        elif kind == "pjac":   # one row of df/dp per point and field
+            exprs = [sp.diff(p.expr, q) for p in ps for q in self.ss.params]
         else:
             exprs = [e.expr for p in ps for e in p.jac]
         exprs = [e.xreplace(self._to_inv) for e in exprs]
@@ -171,9 +178,13 @@ class _Emitter:
         pos = 0
         for p in ps:
             row = self._row(p.field)
-            if kind == "rhs":
+            if kind in ("rhs", "dfdt"):
                 lines.append(f"{bind}ov[{self._row_nd(p.field)}] = {pr.doprint(red[pos])}")
                 pos += 1
+            elif kind == "pjac":
+                for j in range(self.np):
+                    lines.append(f"{bind}pv[{self._row_nd(p.field)}, {j}] = {pr.doprint(red[pos])}")
+                    pos += 1
             elif kind == "jacv":
                 lines.append(f"{bind}k = int(p[IP + {row}])")
                 for j in range(len(p.jac)):
@@ -200,8 +211,12 @@ class _Emitter:
         # N-d views: indices the compiler can prove in bounds (no wraparound tests in loops)
         shape = "(" + ", ".join(f"n{a}" for a in range(self.nd)) + f", {self.nf})"
         lines.append(f"    yv = y.reshape({shape})")
-        if kind in ("rhs", "jtv"):
+        if kind in ("rhs", "jtv", "dfdt"):
             lines.append(f"    ov = out.reshape({shape})")
+        if kind == "pjac":
+            if self.np == 0:  # no parameters: df/dp has no columns
+                return "\n".join(lines[:2] + ["    return"])
+            lines.append(f"    pv = out.reshape({shape[:-1]}, {self.np}))")
         for region in self.ss.regions:
             cls = ", ".join(f"{c.kind}{c.q if c.kind not in ('in', 'pw') else ''}" for c in region.classes)
             lines.append(f"    # region ({cls})")
@@ -223,6 +238,8 @@ def emit_stencil_module(ss: StencilSystem, key: str, version: str) -> Source:
         ("_jacv_serial", em.function("_jacv_serial", "jacv", "t, y, p, out", False)),
         ("_jacv_parallel", em.function("_jacv_parallel", "jacv", "t, y, p, out", True)),
         ("_jtv", em.function("_jtv", "jtv", "t, y, p, v, out", False)),
+        ("_dfdt", em.function("_dfdt", "dfdt", "t, y, p, out", False)),
+        ("_pjac", em.function("_pjac", "pjac", "t, y, p, out", False)),
     ]
     text = _ENV.get_template("pde_module.py.j2").render(
         version=version, key=key, name=_comment(ss.name), fields=_comment(" ".join(ss.fields)),

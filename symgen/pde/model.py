@@ -248,6 +248,22 @@ class PDEModel:
                         np.ascontiguousarray(v, dtype=float), out)
         return out
 
+    def dfdt(self, t, y, params=None) -> np.ndarray:
+        """Explicit time derivative ``df/dt`` (forcing and time-dependent boundary values)."""
+        out = np.empty(self.n)
+        call_kernel(self.kernels.module.dfdt_kernel(), float(t), np.ascontiguousarray(y, dtype=float),
+                    self._p(params), out)
+        return out
+
+    def pjac(self, t, y, params=None) -> np.ndarray:
+        """Dense ``df/dp``, shape ``(n, len(params))`` (the user parameters, not the grid block)."""
+        npar = len(self.params)
+        out = np.empty(self.n * npar)
+        if npar:
+            call_kernel(self.kernels.module.pjac_kernel(), float(t), np.ascontiguousarray(y, dtype=float),
+                        self._p(params), out)
+        return out.reshape(self.n, npar)
+
     def spectral_radius(self, t, y, params=None) -> float:
         """Gershgorin bound on the Jacobian's spectral radius at ``(t, y)``."""
         vals = np.abs(self.jac_values(t, y, params))
