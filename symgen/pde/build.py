@@ -25,7 +25,7 @@ from .codegen import emit_stencil_module
 from .discretize import discretize_pass
 from .system import PDESystem
 
-__all__ = ["compile_pde", "pde_key", "StencilKernels"]
+__all__ = ["compile_pde", "pde_key", "StencilKernels", "pde_manifest"]
 
 _KEY_PLACEHOLDER = "{{symgen-key}}"
 
@@ -136,5 +136,45 @@ def compile_pde(system: PDESystem, *, order: int = 2, cache: bool = True, backen
     n = len(system.fields) * math.prod(a.n_unknown for a in system.grid.axes)
     timings = dict(ctx.timings)
     kernels = StencilKernels(module, n, parallel, timings)
-    return PDEModel(system, ss, src, kernels, key, timings, cached=cached,
-                    load_seconds=time.perf_counter() - t0)
+    model = PDEModel(system, ss, src, kernels, key, timings, cached=cached,
+                     load_seconds=time.perf_counter() - t0)
+    info = pde_manifest(model, backend)
+    model.manifest.update(info)  # the same timings dict stays in place
+    if not (directory / "manifest.json").exists():
+        _write_json(directory / "manifest.json", {**info, "timings": timings})
+    return model
+
+
+def pde_manifest(model, backend: str = "numba") -> dict:
+    """What a PDE build records next to its kernels (``manifest.json`` in the cache
+    entry, like ODE builds): names, grid, stencil summary, content hash.  The compiled
+    module serves every grid size; ``grid`` is the one it was first built for."""
+    from .. import __version__
+    ss, g = model.stencil, model.grid
+    inner = next((r for r in ss.regions if all(c.kind in ("in", "pw") for c in r.classes)), ss.regions[0])
+    return {
+        "key": model.code_key, "kind": "pde", "name": model.name, "backend": backend,
+        "generator": "numba-stencil", "symgen_version": __version__,
+        "fields": [str(f) for f in model.fields], "params": [str(q) for q in model.params],
+        "grid": [{"axis": a.name, "lo": a.lo, "hi": a.hi, "nodes": a.n, "unknown_nodes": a.n_unknown,
+                  "periodic": a.periodic} for a in g.axes],
+        "grid_independent": True,
+        "states": model.n,
+        "stencil": {
+            "order": ss.order, "reach": list(ss.reach), "span": list(ss.span), "regions": len(ss.regions),
+            "interior_points": [{"field": ss.fields[p.field], "neighbors": len(p.jac),
+                                 "offsets": sorted({tuple(e.ref.offset) for e in p.jac})} for p in inner.points],
+            "region_classes": [[f"{c.kind}{c.q if c.kind not in ('in', 'pw') else ''}" for c in r.classes]
+                               for r in ss.regions],
+        },
+        "bcs": [bc.describe() for bc in model.system.bcs],
+        "kernels": [name for name, _ in model._source.kernels],
+        "source_chars": len(model._source.text),
+    }
+
+
+def _write_json(path: Path, data: dict) -> None:
+    import json
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str))
+    tmp.replace(path)
