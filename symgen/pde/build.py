@@ -62,8 +62,13 @@ class StencilKernels:
         self.jtv_kernel = module.jtv_kernel
         self.parallel = parallel
         self._timings = timings
-        self._use = {"rhs": parallel is True or (parallel == "auto" and n >= PAR_MIN_RHS),
-                     "jac": parallel is True or (parallel == "auto" and n >= PAR_MIN_JAC)}
+        if parallel == "auto":  # one thread (NUMBA_NUM_THREADS=1): the prange bodies cannot pay
+            from numba import config
+            threads = int(config.NUMBA_NUM_THREADS) >= 2
+        else:
+            threads = True
+        self._use = {"rhs": parallel is True or (parallel == "auto" and threads and n >= PAR_MIN_RHS),
+                     "jac": parallel is True or (parallel == "auto" and threads and n >= PAR_MIN_JAC)}
         self._chosen = {}
 
     def _pick(self, name, serial, compile_parallel):
