@@ -122,6 +122,8 @@ def compile_pde(system: PDESystem, *, order: int = 2, cache: bool = True, backen
         raise ModelError(f"compile_pde needs a PDESystem, got {type(system).__name__}")
     if backend != "numba":
         raise ModelError(f"PDE models compile with the numba stencil backend only, not {backend!r}")
+    if parallel not in (True, False, "auto"):
+        raise ModelError(f"parallel must be True, False or 'auto', got {parallel!r}")
     t0 = time.perf_counter()
     ctx = PassContext.from_env({"order": int(order), **options})
     ss = discretize_pass(system, ctx)
