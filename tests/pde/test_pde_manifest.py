@@ -19,7 +19,7 @@ def _system(n):
 
 
 def test_manifest_written_and_describes_the_build(tmp_cache):
-    m = sg.compile(_system(11), order=4)
+    m = sg.compile(_system(11), order=2)
     path = entry_dir(m.code_key) / "manifest.json"
     assert path.exists()
     man = json.loads(path.read_text())
@@ -29,14 +29,14 @@ def test_manifest_written_and_describes_the_build(tmp_cache):
     assert man["grid"][0]["nodes"] == 11 and man["grid"][0]["unknown_nodes"] == 9
     assert man["grid"][1]["periodic"] is True and man["states"] == m.n == 2 * 9 * 8
     st = man["stencil"]
-    assert st["order"] == 4 and st["reach"] == [2, 2] and st["regions"] == len(m.stencil.regions)
-    # interior: u couples to 4+4 axis neighbours, itself and w; w to its 5 y-neighbours and u
-    assert [p["neighbors"] for p in st["interior_points"]] == [10, 6]
+    assert st["order"] == 2 and st["reach"] == [1, 1] and st["regions"] == len(m.stencil.regions)
+    # interior: u couples to its 4 axis neighbours, itself and w; w to its 3 y-neighbours and u
+    assert [p["neighbors"] for p in st["interior_points"]] == [6, 4]
     assert len(man["bcs"]) == 4 and "Neumann(u, 'x+', 0)" in man["bcs"]
     assert {"build", "discretize", "emit"} <= set(man["timings"])
     assert m.manifest["key"] == m.code_key and "timings" in m.manifest
     # a second grid size reuses the same build and its manifest
-    m2 = sg.compile(_system(21), order=4)
+    m2 = sg.compile(_system(21), order=2)
     assert m2.cached and m2.code_key == m.code_key
     assert m2.manifest["grid"][0]["nodes"] == 21
     assert json.loads(path.read_text())["grid"][0]["nodes"] == 11
