@@ -7,7 +7,12 @@
    (compiled RHS kernel + a compiled Euler loop), the hand-written loop, and Devito
    (``pip install devito``; if it is missing or fails the line says so);
 3. pipeline time (PDE model -> compiled RHS + Jacobian, cold: fresh cache) and the size
-   of the generated source of the 2D Brusselator in PDE form at N = 32 and N = 1024.
+   of the generated source of the 2D Brusselator in PDE form at N = 32 and N = 1024
+   (plus, where ``parallel="auto"`` picks threads, the compile of the prange kernels on
+   their first use).
+
+Items 1-2 time the serial kernels (``parallel=False``) against the one-thread hand loop
+and print the default (``parallel="auto"``) kernel beside them.
 
 Run: python benchmarks/bench_pde.py [--N 512] [--steps 200] [--pipeline-N 32 1024]
 """
@@ -106,14 +111,14 @@ def best(fn, repeat=5):
     return min(times)
 
 
-def heat_model(N, alpha=1.0):
+def heat_model(N, alpha=1.0, parallel=False):
     t = sg.time()
     g = sg.Grid(x=(0.0, 1.0, N + 2), y=(0.0, 1.0, N + 2))
     u = sg.fields("u", g)
     a = sg.params("alpha")
     bcs = [sg.Dirichlet(u, s, 0) for s in ("x-", "x+", "y-", "y+")]
     return sg.compile(sg.PDESystem([sg.D(u) == a * sg.laplacian(u)], t, bcs=bcs, defaults={a: alpha},
-                                   name="heat2d_bench")), g
+                                   name="heat2d_bench"), parallel=parallel), g
 
 
 def devito_heat(N, u0, alpha, dt, steps):
@@ -163,6 +168,11 @@ def main():
     print(f"  symgen stencil kernel : {ts * 1e6:9.1f} us/call  {N * N / ts / 1e6:8.1f} Mpoints/s")
     print(f"  hand-written Numba    : {th * 1e6:9.1f} us/call  {N * N / th / 1e6:8.1f} Mpoints/s")
     print(f"  ratio symgen/hand     : {ts / th:6.2f}x time")
+    auto, _ = heat_model(N, parallel="auto")  # the default: prange body from PAR_MIN_RHS values on
+    repeat_kernel(auto.kernels.rhs, y, p, out, 1)
+    ta = best(lambda: repeat_kernel(auto.kernels.rhs, y, p, out, reps)) / reps
+    print(f"  symgen, parallel='auto' (default; threads: {auto.kernels.uses_threads()['rhs']}): "
+          f"{ta * 1e6:9.1f} us/call  {N * N / ta / 1e6:8.1f} Mpoints/s  ({ta / th:5.2f}x the one-thread hand loop)")
 
     # -- 2. forward Euler: symgen vs hand vs Devito ----------------------------------------
     dt = 0.2 * h * h
@@ -201,6 +211,12 @@ def main():
             rows.append((n, secs, len(m.source()), m.timings))
             print(f"  N={n:5d} ({2 * n * n:8d} states): {secs:6.2f} s  source {len(m.source())} chars  "
                   f"stages {{{', '.join(f'{k}: {v:.2f}' for k, v in m.timings.items())}}}")
+            use = m.kernels.uses_threads()
+            if any(use.values()):  # parallel='auto': the prange kernels compile on first use
+                t0 = time.perf_counter()
+                _ = m.kernels.rhs, m.kernels.jac_values
+                print(f"         + prange kernels {[k for k, v in use.items() if v]} compiled on first use: "
+                      f"{time.perf_counter() - t0:6.2f} s")
     if len(rows) >= 2:
         print(f"  time ratio N={rows[-1][0]} / N={rows[0][0]}: {rows[-1][1] / rows[0][1]:.2f}x; "
               f"source identical in size: {len({r[2] for r in rows}) == 1}")

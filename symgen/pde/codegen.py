@@ -11,6 +11,9 @@ grid size and the build cost does not grow with it.  Kernels (all in one module)
   :data:`PAR_MIN` grid values on (threads only pay on large grids).
 * ``jtv``: ``void(t, y*, p*, v*, out*)``, ``out = J^T v`` (the transposed stencil:
   every point scatters its stencil row times ``v``); compiled on first request.
+* ``dfdt`` / ``pjac``: drivers' ABI, ``df/dt`` (``n`` values) and ``df/dp`` (``n x
+  len(params)``, row-major), from the point expressions differentiated by ``t`` / by
+  each parameter once per region (boundary values included); compiled on first request.
 
 The CSR pattern itself is built with NumPy from the same regions (:mod:`.pattern`).
 """
@@ -24,10 +27,19 @@ from ..ir.source import Source
 from ..passes.manager import timed_pass
 from .ir import StencilSystem
 
-__all__ = ["emit_stencil_module", "emit_pass", "StencilPrinter", "PAR_MIN"]
+__all__ = ["emit_stencil_module", "emit_pass", "StencilPrinter", "PAR_MIN", "PAR_MIN_RHS", "PAR_MIN_JAC"]
 
 #: The wrappers use the multithreaded bodies from this many state values on.
 PAR_MIN = 1 << 16
+#: Per-kernel thresholds (state values) from which the ``prange`` body of the RHS / of
+#: the Jacobian values kernel is used.  Measured by ``benchmarks/bench_pde_parallel.py``
+#: on the 2-core development machine (2 threads): the RHS of the cheapest stencil (2D
+#: heat, 1 field) gains from 65536 values on (0.84x the serial time there, 0.55x at 1M),
+#: the Brusselator's from about 18k; the Jacobian values (more work per point) gain
+#: from about 16k values on (0.86x at 16384, 0.54x at 256k).  Below, the start-up of
+#: the threads costs more than the loop.
+PAR_MIN_RHS = 1 << 16
+PAR_MIN_JAC = 1 << 14
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("symgen.templates", "."),
                           keep_trailing_newline=True, autoescape=False,
@@ -142,6 +154,10 @@ class _Emitter:
         ps = region.points
         if kind == "rhs":
             exprs = [p.expr for p in ps]
+        elif kind == "dfdt":   # explicit time derivative of the point expression
+            exprs = [sp.diff(p.expr, self.ss.t) for p in ps]
+        elif kind == "pjac":   # one row of df/dp per point and field
+            exprs = [sp.diff(p.expr, q) for p in ps for q in self.ss.params]
         else:
             exprs = [e.expr for p in ps for e in p.jac]
         exprs = [e.xreplace(self._to_inv) for e in exprs]
@@ -162,9 +178,13 @@ class _Emitter:
         pos = 0
         for p in ps:
             row = self._row(p.field)
-            if kind == "rhs":
+            if kind in ("rhs", "dfdt"):
                 lines.append(f"{bind}ov[{self._row_nd(p.field)}] = {pr.doprint(red[pos])}")
                 pos += 1
+            elif kind == "pjac":
+                for j in range(self.np):
+                    lines.append(f"{bind}pv[{self._row_nd(p.field)}, {j}] = {pr.doprint(red[pos])}")
+                    pos += 1
             elif kind == "jacv":
                 lines.append(f"{bind}k = int(p[IP + {row}])")
                 for j in range(len(p.jac)):
@@ -191,8 +211,12 @@ class _Emitter:
         # N-d views: indices the compiler can prove in bounds (no wraparound tests in loops)
         shape = "(" + ", ".join(f"n{a}" for a in range(self.nd)) + f", {self.nf})"
         lines.append(f"    yv = y.reshape({shape})")
-        if kind in ("rhs", "jtv"):
+        if kind in ("rhs", "jtv", "dfdt"):
             lines.append(f"    ov = out.reshape({shape})")
+        if kind == "pjac":
+            if self.np == 0:  # no parameters: df/dp has no columns
+                return "\n".join(lines[:2] + ["    return"])
+            lines.append(f"    pv = out.reshape({shape[:-1]}, {self.np}))")
         for region in self.ss.regions:
             cls = ", ".join(f"{c.kind}{c.q if c.kind not in ('in', 'pw') else ''}" for c in region.classes)
             lines.append(f"    # region ({cls})")
@@ -214,10 +238,13 @@ def emit_stencil_module(ss: StencilSystem, key: str, version: str) -> Source:
         ("_jacv_serial", em.function("_jacv_serial", "jacv", "t, y, p, out", False)),
         ("_jacv_parallel", em.function("_jacv_parallel", "jacv", "t, y, p, out", True)),
         ("_jtv", em.function("_jtv", "jtv", "t, y, p, v, out", False)),
+        ("_dfdt", em.function("_dfdt", "dfdt", "t, y, p, out", False)),
+        ("_pjac", em.function("_pjac", "pjac", "t, y, p, out", False)),
     ]
     text = _ENV.get_template("pde_module.py.j2").render(
         version=version, key=key, name=_comment(ss.name), fields=_comment(" ".join(ss.fields)),
         order=ss.order, nparams=em.np, ndim=em.nd, nfields=em.nf, par_min=PAR_MIN,
+        par_min_rhs=PAR_MIN_RHS, par_min_jac=PAR_MIN_JAC,
         functions=[f for _, f in funcs])
     return Source("numba-stencil", key, text, tuple(funcs))
 

@@ -248,6 +248,22 @@ class PDEModel:
                         np.ascontiguousarray(v, dtype=float), out)
         return out
 
+    def dfdt(self, t, y, params=None) -> np.ndarray:
+        """Explicit time derivative ``df/dt`` (forcing and time-dependent boundary values)."""
+        out = np.empty(self.n)
+        call_kernel(self.kernels.module.dfdt_kernel(), float(t), np.ascontiguousarray(y, dtype=float),
+                    self._p(params), out)
+        return out
+
+    def pjac(self, t, y, params=None) -> np.ndarray:
+        """Dense ``df/dp``, shape ``(n, len(params))`` (the user parameters, not the grid block)."""
+        npar = len(self.params)
+        out = np.empty(self.n * npar)
+        if npar:
+            call_kernel(self.kernels.module.pjac_kernel(), float(t), np.ascontiguousarray(y, dtype=float),
+                        self._p(params), out)
+        return out.reshape(self.n, npar)
+
     def spectral_radius(self, t, y, params=None) -> float:
         """Gershgorin bound on the Jacobian's spectral radius at ``(t, y)``."""
         vals = np.abs(self.jac_values(t, y, params))
@@ -275,8 +291,12 @@ class PDEModel:
 
         Same options as :meth:`symgen.model.CompiledModel.solve`.  With
         ``method="dopri5"`` the step is bounded by the CFL-type limit :meth:`cfl_step`
-        at the initial state (unless ``max_step`` is smaller); ``"radau5"`` factors the
-        stencil Jacobian with the static-pattern sparse LU (``linear_solver="auto"``).
+        at the initial state (unless ``max_step`` is smaller); ``"radau5"`` and ``"bdf"``
+        factor the stencil Jacobian with the static-pattern sparse LU
+        (``linear_solver="auto"``/``"sparse"``), ``"bdf"`` with ``linear_solver="krylov"``
+        solves with GMRES preconditioned by ILU(0) on the stencil pattern, and ``"auto"``
+        starts explicit and continues a stiff problem with BDF from 500 states on (Radau
+        below), as for ODE models.
         ``model.field(sol, u)`` gives a field on the grid.
         """
         from ..solve import solve

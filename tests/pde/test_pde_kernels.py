@@ -139,8 +139,38 @@ def test_parallel_kernels_equal_serial():
     u = sg.fields("u", g)
     pde = sg.PDESystem([sg.D(u) == sg.laplacian(u) + u * sg.pdiff(u, "x")], sg.time(),
                        bcs=[sg.Dirichlet(u, "x-", 1), sg.Robin(u, "x+", 1, 1, 0)], name="par")
-    ms, mp = sg.compile(pde), sg.compile(pde, parallel=True)
+    ms, mp = sg.compile(pde, parallel=False), sg.compile(pde, parallel=True)
     assert mp.n >= PAR_MIN
     y = np.random.default_rng(0).random(ms.n)
     np.testing.assert_array_equal(ms.rhs(0.0, y), mp.rhs(0.0, y))
     np.testing.assert_array_equal(ms.jac_values(0.0, y), mp.jac_values(0.0, y))
+
+
+def test_parallel_auto_chooses_per_kernel_by_grid_size():
+    """``parallel="auto"`` (the default) takes the prange body of a kernel only from its
+    threshold on, compiles it on first use, and gives the serial kernel's values."""
+    from symgen.pde.codegen import PAR_MIN_JAC, PAR_MIN_RHS
+    assert PAR_MIN_JAC < PAR_MIN_RHS
+    t = sg.time()
+
+    def heat(n):
+        g = sg.Grid(x=(0, 1, n))
+        u = sg.fields("u", g)
+        x, = g.coords
+        return sg.PDESystem([sg.D(u) == (1 + x) * sg.laplacian(u) - u ** 2], t,
+                            bcs=[sg.Dirichlet(u, "x-", sp.sin(t)), sg.Neumann(u, "x+", 0)], name="auto_par")
+    small = sg.compile(heat(PAR_MIN_JAC // 2))
+    assert small.kernels.uses_threads() == {"rhs": False, "jac": False}
+    assert small.kernels.rhs is small.kernels.module.rhs
+    mid = sg.compile(heat(PAR_MIN_JAC + 10))          # Jacobian threaded, RHS serial
+    assert mid.kernels.uses_threads() == {"rhs": False, "jac": True}
+    ref = sg.compile(heat(PAR_MIN_JAC + 10), parallel=False)
+    y = np.random.default_rng(3).random(ref.n)
+    np.testing.assert_array_equal(mid.jac_values(0.3, y), ref.jac_values(0.3, y))
+    np.testing.assert_array_equal(mid.rhs(0.3, y), ref.rhs(0.3, y))
+    assert mid.kernels.jac_values is mid.kernels.module.parallel_jac()
+    assert "build_parallel_jac" in mid.timings and "build_parallel_rhs" not in mid.timings
+    big = sg.compile(heat(PAR_MIN_RHS + 10))
+    assert big.kernels.uses_threads() == {"rhs": True, "jac": True}
+    with pytest.raises(sg.SymgenError, match="parallel"):
+        sg.compile(heat(50), parallel="yes")
