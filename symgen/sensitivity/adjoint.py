@@ -31,6 +31,27 @@ own error control, with the forward solution interpolated from checkpoints
 Compared with a discrete adjoint, the gradient is that of the exact solution up to the
 tolerances (not the exact gradient of the computed solution); at tight tolerances the
 two agree with central finite differences to the requested accuracy.
+
+After ``bdf`` and ``auto`` forward solves
+-----------------------------------------
+With ``method="bdf"`` the checkpoint pass and the interval re-solves are BDF runs, and
+the backward solve is the Radau IIA adjoint reading ``x(t)`` from BDF's own dense output
+(its interpolating polynomial over each step).  A backward *BDF* adjoint was not built:
+a multistep method restarts at every observation jump and interval boundary at order 1
+with small steps, where the one-step Radau IIA restarts at full order; BDF keeps the
+forward cost of large stiff models low, and the backward cost is that of the Radau
+adjoint (with the transformed, sparse ``n x n`` systems on the pattern of ``J^T``).
+``method="auto"`` runs dopri5 with stiffness detection interval by interval, as
+:meth:`CompiledModel.solve`; the interval where stiffness is found is split at that time
+(its second start state is one more checkpoint), and from there on the forward solves
+use radau5 (bdf from :data:`symgen.solve.AUTO_BDF_MIN_STATES` states) and the backward
+solve is implicit; before it, explicit.
+
+PDE models
+----------
+A :class:`~symgen.pde.PDEModel` takes the same path with the stencil-level kernels of
+:mod:`symgen.pde.sens` (``vjp`` = ``J^T w``, ``pvjp`` = ``(df/dp)^T w``) and losses
+summed over the grid; nothing is scalarized.
 """
 from __future__ import annotations
 
