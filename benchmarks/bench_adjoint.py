@@ -8,7 +8,10 @@ differences (symgen) and CasADi's adjoint (CVODES with reverse-mode AD), for 10,
 times of |x(t_j) - d_j|^2 on [0, 50].
 Every figure is the best of ``--repeat`` runs in this process; the ratios that matter
 are time(gradient) / time(forward solve) of the same tool.  Then the adjoint's memory
-(bytes of forward trajectory held at once) against the checkpoint setting.
+(bytes of forward trajectory held at once) against the checkpoint setting.  Last, the
+adjoint/forward cost after the stiff drivers: Robertson with radau5, bdf and auto, and
+the 2D Brusselator in PDE form (N = 16, 512 states, stencil-level kernels) with radau5
+and bdf (``--no-stiff`` skips it).
 
 Run: python benchmarks/bench_adjoint.py [--repeat 5] [--params 10 100 1000]
 """
@@ -135,6 +138,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--params", type=int, nargs="+", default=[10, 100, 1000])
     ap.add_argument("--no-casadi", action="store_true")
+    ap.add_argument("--no-stiff", action="store_true")
     args = ap.parse_args()
     print(f"model: {N_STATES} states, P parameters in every equation; dopri5 rtol={RTOL} atol={ATOL}; "
           f"loss at 20 times on [0, {T_END}]; best of {args.repeat}")
@@ -164,6 +168,44 @@ def main():
         m = r.memory
         print(f"{K:11d} {m['peak_interval']:15d} {m['checkpoints']:13d} {m['full_trajectory_estimate']:18d} "
               f"{1e3 * t_adj:10.3f}")
+
+    if not args.no_stiff:
+        stiff_rows(args.repeat)
+
+
+def stiff_rows(repeat):
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    import brusselator_pde
+    import robertson
+    print("\nstiff and PDE models: time(adjoint gradient) / time(forward solve), same method and tolerances")
+    print(f"{'model':>24} {'method':>7} {'fwd ms':>9} {'adjoint ms':>10} {'adj/fwd':>8} {'methods run':>15}")
+    rob = sg.compile(robertson.build(), sensitivities=True)
+    y1, y2, y3 = rob.states
+    cases = [("Robertson (3 states)", rob, Loss(point=y1 ** 2 + 1e4 * y2 + y3, integrand=1e3 * y2),
+              np.array([1.0, 0.0, 0.0]), (0.0, 40.0), np.array([0.4, 4.0, 40.0]), None,
+              dict(rtol=1e-8, atol=[1e-10, 1e-14, 1e-10]), ("radau5", "bdf", "auto"))]
+    N = 16
+    bru = sg.compile(brusselator_pde.build(N))
+    u, _ = bru.fields
+    d = sp.Symbol("d")
+    t_obs = np.array([0.5, 1.0])
+    data = np.random.default_rng(0).uniform(0.5, 2.0, (2, N, N, 1))
+    cases.append((f"Brusselator PDE N={N}", bru, Loss(point=(u - d) ** 2, data=[d]),
+                  bru.initial_vector(brusselator_pde.initial(N)), (0.0, 1.0), t_obs, data,
+                  dict(rtol=1e-6, atol=1e-8), ("radau5", "bdf")))
+    for name, model, loss, y0, span, t_obs, data, tol, methods in cases:
+        for meth in methods:
+            kw = dict(method=meth, **tol)
+            r = adjoint_gradient(model, loss, y0, span, t_obs=t_obs, data=data, checkpoints=4, **kw)  # compile
+            assert r.success, r.message
+            t_fwd, sol = best_of(lambda: model.solve(y0, span, t_eval=t_obs, dense=False, **kw), repeat)
+            assert sol.success, sol.message
+            t_adj, r = best_of(lambda: adjoint_gradient(model, loss, y0, span, t_obs=t_obs, data=data,
+                                                        checkpoints=4, **kw), repeat)
+            print(f"{name:>24} {meth:>7} {1e3 * t_fwd:9.2f} {1e3 * t_adj:10.2f} {t_adj / t_fwd:8.2f} "
+                  f"{r.stats['methods']:>15}", flush=True)
 
 
 if __name__ == "__main__":

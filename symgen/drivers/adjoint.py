@@ -30,9 +30,11 @@ from .common import NONFINITE, ST_NFEV, ST_STEPS, SUCCESS
 from .dopri5 import DOPRI5_TABLEAU
 from .sens_common import add_jump, first_step, segment_target, step_control, step_start, too_small
 
-__all__ = ["dense_state", "adjoint_explicit", "DENSE_DOPRI5", "DENSE_RADAU5"]
+__all__ = ["dense_state", "adjoint_explicit", "DENSE_DOPRI5", "DENSE_RADAU5", "DENSE_BDF"]
 
-DENSE_DOPRI5, DENSE_RADAU5 = 0, 1
+#: layouts of the forward dense output: dopri5 (5 coefficients per step), radau5 (4, the
+#: collocation polynomial), bdf (6: powers 0..5 of the position in the step)
+DENSE_DOPRI5, DENSE_RADAU5, DENSE_BDF = 0, 1, 2
 _DP_A = np.ascontiguousarray(DOPRI5_TABLEAU["A"])
 _DP_C = np.ascontiguousarray(DOPRI5_TABLEAU["c"])
 _DP_E = np.ascontiguousarray(DOPRI5_TABLEAU["e"])
@@ -49,9 +51,16 @@ def dense_state(ts, cf, kind, t, x):
         s1 = 1.0 - s
         for i in range(x.shape[0]):
             x[i] = cf[k, 0, i] + s * (cf[k, 1, i] + s1 * (cf[k, 2, i] + s * (cf[k, 3, i] + s1 * cf[k, 4, i])))
-    else:
+    elif kind == DENSE_RADAU5:
         for i in range(x.shape[0]):
             x[i] = cf[k, 0, i] + s * (cf[k, 1, i] + s * (cf[k, 2, i] + s * cf[k, 3, i]))
+    else:
+        q = cf.shape[1] - 1
+        for i in range(x.shape[0]):
+            acc = cf[k, q, i]
+            for j in range(q - 1, -1, -1):
+                acc = acc * s + cf[k, j, i]
+            x[i] = acc
 
 
 @njit(cache=True)

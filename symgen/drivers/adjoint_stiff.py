@@ -29,7 +29,11 @@ from .sens_common import (_RA, _RALPHA, _RBETA, _RC, _RD, _RDD, _RG0, _RGAMMA, N
                           step_control, step_start, transformed_factor, transformed_residual, transformed_solve,
                           transformed_solve_real, transformed_update)
 
-__all__ = ["adjoint_implicit", "adjoint_implicit_transformed", "NEWTON_MAX", "NEWTON_TOL"]
+__all__ = ["adjoint_implicit", "adjoint_implicit_transformed", "NEWTON_MAX", "NEWTON_TOL", "JAC_REUSE_THETA"]
+
+#: the transformed driver keeps its Jacobian while the simplified Newton iteration
+#: contracts at least this fast (RADAU5's default ``thet``)
+JAC_REUSE_THETA = 1e-3
 
 
 @njit(cache=True)
@@ -305,6 +309,13 @@ def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tm
     h = first_step(h0, span)
     reject = False
     steps = 0
+    # as RADAU5: the Jacobian is re-evaluated only when the last Newton iteration
+    # contracted slowly (theta > JAC_REUSE_THETA) or failed, and the factorization is kept
+    # while the proposed step stays within [1, 1.2] of the factored one (h then kept)
+    need_jac = True
+    need_lu = True
+    h_lu = 0.0
+    fac1 = alphn = betan = 0.0
     while t > t_lo:
         status, h, last = step_start(steps, max_steps, t, h, t - t_lo)
         if status != SUCCESS:
@@ -312,24 +323,33 @@ def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tm
         hs = -h
         steps += 1
         stats[ST_STEPS] += 1
-        # M = -J(t)^T at the step start; E1 = gamma/hs I - M, E2 = (alpha + i beta)/hs I - M
-        dense_state(ts, cf, kind, t, x)
-        jacv(t, x.ctypes, p.ctypes, vals.ctypes)
-        stats[ST_NJEV] += 1
-        fac1 = _RGAMMA / hs
-        alphn = _RALPHA / hs
-        betan = _RBETA / hs
-        if sparse:
-            for k in range(tmap.shape[0]):
-                jvt[k] = -vals[tmap[k]]   # A = -J^T; the factor is  s I - A
-        ier = transformed_factor(sparse, splan, lu, jvt if sparse else vals, jptr, jidx, 1.0, True, fac1, alphn, betan)
-        stats[ST_NLU] += 2
-        if ier != 0:
-            status, h = lu_failure(ier, t, h)
-            reject = True
-            if status != SUCCESS:
-                return status, t, h
-            continue
+        if h != h_lu:
+            need_lu = True
+        if need_lu:
+            if need_jac:
+                # M = -J(t)^T; E1 = gamma/hs I - M, E2 = (alpha + i beta)/hs I - M
+                dense_state(ts, cf, kind, t, x)
+                jacv(t, x.ctypes, p.ctypes, vals.ctypes)
+                stats[ST_NJEV] += 1
+                if sparse:
+                    for k in range(tmap.shape[0]):
+                        jvt[k] = -vals[tmap[k]]   # A = -J^T; the factor is  s I - A
+                need_jac = False
+            fac1 = _RGAMMA / hs
+            alphn = _RALPHA / hs
+            betan = _RBETA / hs
+            ier = transformed_factor(sparse, splan, lu, jvt if sparse else vals, jptr, jidx, 1.0, True, fac1, alphn,
+                                     betan)
+            stats[ST_NLU] += 2
+            if ier != 0:
+                status, h = lu_failure(ier, t, h)
+                reject = True
+                need_jac = True
+                if status != SUCCESS:
+                    return status, t, h
+                continue
+            need_lu = False
+            h_lu = h
         for j in range(3):
             dense_state(ts, cf, kind, t + _RC[j] * hs, x)
             for i in range(n):
@@ -342,6 +362,7 @@ def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tm
         # ---- simplified Newton iteration (linear problem: converges at the rate theta)
         ok = False
         dynold = 0.0
+        theta = 0.0
         for it in range(NEWTON_MAX):
             for j in range(3):
                 for i in range(n):
@@ -354,6 +375,8 @@ def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tm
             transformed_solve(sparse, splan, lu, rre, rc)
             acc = transformed_update(W, Z, rre, rc, scal, 0.0)
             dyno = np.sqrt(acc / (3 * n)) if n > 0 else 0.0
+            if it >= 1 and dynold > 0.0:
+                theta = max(theta, dyno / dynold)
             verdict = newton_verdict(it, dyno, dynold)  # -1: diverging or too slow: smaller step
             if verdict != 0:
                 ok = verdict > 0
@@ -363,6 +386,7 @@ def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tm
             stats[ST_REJECTED] += 1
             h *= 0.5
             reject = True
+            need_jac = True
             continue
         # ---- error estimate (gamma/hs I - M)^-1 (f(t, lam_n) + sum dd_j Z_j / hs)
         dense_state(ts, cf, kind, t, x)
@@ -390,6 +414,10 @@ def _transformed_segment(jacv, jptr, jidx, vjp, pvjp, quad, has_quad, sparse, tm
             for i in range(n):
                 z[i] += Z[2, i]
             t = t_lo if last else t + hs
+            if theta > JAC_REUSE_THETA:
+                need_jac = True
+            elif 1.0 <= h_new / h <= 1.2:
+                h_new = h
         h = h_new
         reject = not accepted
     return SUCCESS, t, h

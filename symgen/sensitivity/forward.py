@@ -3,7 +3,8 @@
 The state is solved first (the ordinary compiled ``dopri5``/``radau5`` run, with dense
 output), then the linear sensitivity equations ``S_c' = J S_c + F_p[:, c]`` along it
 (:mod:`symgen.drivers.forward_sens`): explicitly with the generated ``jvp`` kernel after
-``dopri5``, with Radau IIA and one LU per step shared by all directions after ``radau5``.
+``dopri5``, with Radau IIA and one LU per step shared by all directions after ``radau5``
+(or ``bdf``, whose own dense output gives the state).
 Each direction ``c`` is integrated scaled by ``|q_c|`` (as CVODES scales by ``pbar``), so
 the state's absolute tolerances are meaningful for it; the result is unscaled.
 
@@ -18,10 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..drivers import common as C
-from ..drivers.adjoint import DENSE_DOPRI5, DENSE_RADAU5
 from ..drivers.forward_sens import sens_explicit, sens_implicit, sens_implicit_transformed
 from ..errors import SolverError
-from .adjoint import _METHODS, ADJOINT_LINEAR_SOLVERS, COUPLED_MAX_STATES
+from .adjoint import _DENSE_KIND, _METHODS, ADJOINT_LINEAR_SOLVERS, COUPLED_MAX_STATES, _pde_kernels
 
 __all__ = ["SensitivityResult", "forward_sensitivities"]
 
@@ -68,6 +68,8 @@ def _directions(model, wrt_params, wrt_y0):
         init.append(-1)
     for s in (wrt_y0 or ()):
         i = model._state_index(s)
+        if i is None and isinstance(s, (int, np.integer)) and 0 <= s < len(model.states):
+            i = int(s)  # a state by its index (PDE models: point-major, fields interleaved)
         if i is None:
             raise SolverError("sensitivity requested for the initial value of an unknown state", symbol=str(s))
         cols.append(-1)
@@ -91,10 +93,13 @@ def forward_sensitivities(model, y0, t_span, params=None, *, wrt_params=None, wr
     wrt_params : sequence, optional
         Parameters (symbols or names); default all.
     wrt_y0 : sequence, optional
-        States whose initial values are directions.
+        States (symbols, names or indices into the state vector) whose initial values
+        are directions.
     t_eval : array, optional
         Output times (default: the final time).
-    method : {"dopri5", "radau5"}
+    method : {"dopri5", "radau5", "bdf"}
+        The state solve; the sensitivity equations are integrated along its dense output,
+        explicitly after ``dopri5``, with Radau IIA after ``radau5`` and ``bdf``.
     rtol, atol
         Tolerances of the state solve; the sensitivities use ``sens_rtol`` (default
         ``rtol``) and the state's ``atol`` on the scaled directions.
@@ -105,8 +110,10 @@ def forward_sensitivities(model, y0, t_span, params=None, *, wrt_params=None, wr
     if sens_linear_solver not in ADJOINT_LINEAR_SOLVERS:
         raise SolverError(f"unknown sens_linear_solver {sens_linear_solver!r}; "
                           f"choose one of {list(ADJOINT_LINEAR_SOLVERS)}")
-    if method not in _METHODS:
-        raise SolverError(f"unknown method {method!r}; choose one of {sorted(_METHODS)}")
+    if method not in _METHODS or _METHODS[method] == "auto":
+        raise SolverError(f"unknown method {method!r} for forward sensitivities; choose one of "
+                          f"{sorted(k for k, v in _METHODS.items() if v != 'auto')}")
+    _pde_kernels(model, ("jvp", "pjac"))
     meth = _METHODS[method]
     if meth == "dopri5" and getattr(model.kernels, "jvp", None) is None:
         raise SolverError("forward sensitivities need the jvp kernel: compile with sensitivities=True")
@@ -125,7 +132,7 @@ def forward_sensitivities(model, y0, t_span, params=None, *, wrt_params=None, wr
         return SensitivityResult(te, sol.y, np.full((te.size, n, k), np.nan), labels, sol.status,
                                  f"state solve failed: {sol.message}", dict(sol.stats))
     (_, ts, cf), = sol._segments
-    kind = DENSE_DOPRI5 if meth == "dopri5" else DENSE_RADAU5
+    kind = _DENSE_KIND[meth]
     scale = np.array([max(abs(p[j]), 1e-300) if j >= 0 and p[j] != 0 else 1.0 for j in cols])
     S = np.zeros((k, n))
     for c, i in enumerate(init):
@@ -144,7 +151,7 @@ def forward_sensitivities(model, y0, t_span, params=None, *, wrt_params=None, wr
     if mode == "auto":
         from ..solve import SPARSE_MIN_STATES
         mode = "coupled" if n <= COUPLED_MAX_STATES else ("sparse" if n >= SPARSE_MIN_STATES else "dense")
-    if meth == "radau5" and mode != "coupled":
+    if meth != "dopri5" and mode != "coupled":
         if getattr(model.kernels, "jvp", None) is None:
             raise SolverError("the transformed implicit sensitivity solve needs the jvp kernel: "
                               "compile with sensitivities=True")
@@ -175,5 +182,5 @@ def forward_sensitivities(model, y0, t_span, params=None, *, wrt_params=None, wr
     stats = dict(sol.stats)
     stats.update({"sens_steps": int(st[C.ST_STEPS]), "sens_rejected": int(st[C.ST_REJECTED]),
                   "sens_nfev": int(st[C.ST_NFEV]), "sens_njev": int(st[C.ST_NJEV]), "sens_nlu": int(st[C.ST_NLU]),
-                  "sens_linear_solver": mode if meth == "radau5" else None})
+                  "sens_linear_solver": mode if meth != "dopri5" else None})
     return SensitivityResult(te, sol.y, out, labels, 0, "success", stats)

@@ -77,7 +77,11 @@ def _gradient_outputs(expr, states, params):
 
 
 def compile_loss(model, loss: Loss) -> CompiledLoss:
-    """Generate, compile (or load from the cache) the kernels of ``loss`` for ``model``."""
+    """Generate, compile (or load from the cache) the kernels of ``loss`` for ``model``
+    (for a PDE model: the loss summed over the grid, :func:`symgen.pde.sens.compile_pde_loss`)."""
+    if getattr(model, "stencil", None) is not None:
+        from ..pde.sens import compile_pde_loss
+        return compile_pde_loss(model, loss)
     cache = model.__dict__.setdefault("_compiled_losses", {})
     hit = cache.get(id(loss))
     if hit is not None and hit.loss is loss:  # the same Loss object again: no hashing

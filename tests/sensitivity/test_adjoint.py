@@ -105,6 +105,31 @@ def test_robertson_stiff_gradient_matches_finite_differences(examples_path):
             np.testing.assert_allclose(res.grad_p if check_p else res.grad_y0, ref, rtol=1e-5, err_msg=mode)
 
 
+@pytest.mark.parametrize("method", ["bdf", "auto"])
+def test_robertson_bdf_and_auto_gradient_matches_finite_differences(examples_path, method):
+    """BDF forward solves (checkpoints and re-solves) with the Radau IIA adjoint along BDF's
+    dense output; ``auto``: dopri5 until stiffness is detected inside an interval, then radau5."""
+    import robertson
+    model = sg.compile(robertson.build(), sensitivities=True)
+    y1, y2, y3 = model.states
+    loss = Loss(point=y1 ** 2 + 1e4 * y2 + y3, integrand=1e3 * y2)
+    p0 = model.param_vector({"k1": 0.04, "k2": 3e7, "k3": 1e4})
+    t_obs = np.array([1e-3, 0.4, 4.0, 40.0])
+
+    def L(p, x):
+        return reference_loss(model, loss, x, (0.0, 40.0), p, t_obs, np.zeros((4, 0)), method="Radau",
+                              rtol=1e-12, atol=[1e-14, 1e-18, 1e-14], jac=True)
+
+    x0 = np.array([0.99, 1e-5, 0.01])
+    res = adjoint_gradient(model, loss, x0, (0.0, 40.0), p0, t_obs=t_obs, method=method, rtol=1e-10,
+                           atol=[1e-12, 1e-16, 1e-12], checkpoints=4)
+    assert res.success, res.message
+    assert res.stats["methods"] == ("bdf" if method == "bdf" else "dopri5->radau5")
+    assert res.loss == pytest.approx(L(p0, x0), rel=1e-8)
+    np.testing.assert_allclose(res.grad_p, fd_gradient(lambda p: L(p, x0), p0, 1e-4), rtol=1e-5)
+    np.testing.assert_allclose(res.grad_y0, fd_gradient(lambda x: L(p0, x), x0, 1e-4), rtol=1e-5)
+
+
 def test_brusselator_2d_n16_gradient_matches_finite_differences(examples_path):
     import brusselator
     model = sg.compile(brusselator.build(16), backend="llvm", sensitivities=True)

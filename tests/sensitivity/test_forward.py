@@ -63,6 +63,14 @@ def test_robertson_sensitivities_subset(examples_path):
     for res, mode in zip(results, ("coupled", "dense", "sparse")):
         assert res.success and res.sens.shape == (3, 3, 2) and res.stats["sens_nlu"] > 0
         assert res.stats["sens_linear_solver"] == mode
+    # the state from BDF (its own dense output), sensitivities by Radau IIA along it
+    bdf = forward_sensitivities(model, x0, (0.0, 40.0), p0, wrt_params=["k1", "k3"], t_eval=t_eval, method="bdf",
+                                rtol=1e-10, atol=[1e-12, 1e-16, 1e-12])
+    assert bdf.success, bdf.message
+    assert bdf.stats["sens_linear_solver"] == "coupled" and bdf.stats["nlu"] > 0
+    results.append(bdf)
+    with pytest.raises(SolverError, match="forward sensitivities"):
+        forward_sensitivities(model, x0, (0.0, 40.0), p0, method="auto")
     ref = fd_sensitivities(model.problem, x0, p0, (0.0, 40.0), t_eval, 1e-4, with_x0=False, method="Radau", rtol=1e-12,
                            atol=[1e-14, 1e-18, 1e-14])
     ref = ref[:, :, [model._pidx["k1"], model._pidx["k3"]]]
