@@ -27,11 +27,17 @@ class FamilyDerivs:
 
     ``grad`` is ``((slot position in family.slots, expr), ...)``; ``hess`` is
     ``((a, b, expr), ...)`` with ``a >= b`` in slot order (each unordered pair once).
+    ``hvp`` is ``((a, expr), ...)``: the directional derivative of the gradient entry of
+    slot ``a`` along a direction whose value at slot ``b`` is the symbol ``vsyms[b]``
+    (``sum_b d2f/dx_a dx_b v_b``), so a Hessian-vector product is one pass over the
+    family's index box with no Hessian assembled.
     """
 
     family: Family
     grad: tuple
     hess: tuple
+    hvp: tuple = ()
+    vsyms: tuple = ()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -73,7 +79,24 @@ def _derive_family(fam: Family, second: bool = True) -> FamilyDerivs:
             b = xs[j]
             if a >= b:
                 hess.append((a, b, v))
-    return FamilyDerivs(fam, grad, tuple(hess))
+    vsyms, hvp = _hvp_terms(fam, hess)
+    return FamilyDerivs(fam, grad, tuple(hess), hvp, vsyms)
+
+
+def _hvp_terms(fam: Family, hess):
+    """Directional derivatives of the gradient templates: ``(vsyms, ((a, expr), ...))``.
+
+    ``vsyms[k]`` stands for the direction's value at slot ``k`` (``None`` for parameter
+    slots).  Each second derivative of the template enters twice (``(a, b)`` and
+    ``(b, a)``), so the product needs no symmetric expansion of an assembled matrix."""
+    import sympy as sp
+    vsyms = tuple(sp.Dummy(f"v{k}") if s.kind == "x" else None for k, s in enumerate(fam.slots))
+    acc: dict = {}
+    for a, b, e in hess:
+        acc[a] = acc.get(a, 0) + e * vsyms[b]
+        if a != b:
+            acc[b] = acc.get(b, 0) + e * vsyms[a]
+    return vsyms, tuple((a, acc[a]) for a in sorted(acc))
 
 
 def structure_of(derivs) -> list:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .derive import OptSystem
 from .drivers.common import OPT_KERNEL_SIG
-from .emit import KERNEL_NAMES, WEIGHT, kernel_jobs, lowered
+from .emit import KERNEL_NAMES, SLOT_BASE, WEIGHT, kernel_jobs, lowered
 
 __all__ = ["emit_llvm", "build_llvm"]
 
@@ -100,7 +100,7 @@ def _job(k: _Kernel, job, acc: str | None):
     temps, outs = lowered(job)
     k.slots = {}
     for s in fam.slots:
-        base = "%x" if s.kind == "x" else "%p"
+        base = "%" + SLOT_BASE[s.kind]
 
         def load(s=s, base=base):
             return b.instr(f"load double, ptr {k.gep(base, k.index(s.const, s.coef, ivs))}, align 8")

@@ -174,12 +174,14 @@ class CompiledOpt:
         return (lo + sps.tril(lo, -1).T).tocsr()
 
     def hessp(self, x, v, lam=None, sigma=1.0, params=None) -> np.ndarray:
-        """Hessian-vector product ``H v`` (from the compiled sparse Hessian values)."""
-        coo = self._call("hess", x, self.param_vector(params), self._w(sigma, lam), self.sizes["hess"])
-        out = np.zeros(self.n)
-        C.hess_vec_coo(self.hess_rows, self.hess_cols, self.hess_w, coo[:self.hess_map.size],
-                       np.ascontiguousarray(v, dtype=float), out)
-        return out
+        """Hessian-vector product ``H v`` of the Lagrangian ``sigma f + lam . c`` from the
+        derived ``hvp`` kernel (directional derivative of the gradient; no Hessian is
+        assembled)."""
+        v = np.asarray(v, dtype=float).reshape(-1)
+        if v.size != self.n:
+            raise SolverError(f"v has {v.size} values for {self.n} variables")
+        w = np.concatenate([self._w(sigma, lam), v])
+        return self._call("hvp", x, self.param_vector(params), w, self.n)[:self.n]
 
     # -- solving ---------------------------------------------------------------------
     def minimize(self, x0=None, params=None, *, method: str = "auto", tol: float = 1e-8,

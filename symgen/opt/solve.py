@@ -199,8 +199,7 @@ def minimize(model, x0=None, params=None, *, method="auto", tol=1e-8, max_iter=3
     else:
         from .drivers.tron import tron
         status, it, xs, f, zl, zu, stats, err = tron(
-            k["obj"], k["grad"], k["hess"], x, ir.xl, ir.xu, p, model.hess_rows, model.hess_cols,
-            model.hess_w, float(tol), int(max_iter))
+            k["obj"], k["grad"], k["hvp"], x, ir.xl, ir.xu, p, float(tol), int(max_iter))
         lam = np.zeros(0)
     if method != "ipm":
         trace = None
