@@ -18,7 +18,7 @@ import numpy as np
 from ..passes.derive import sparse_jacobian
 from .ir import Family, OptIR
 
-__all__ = ["FamilyDerivs", "OptSystem", "derive_opt", "structure_of", "patterns"]
+__all__ = ["FamilyDerivs", "OptSystem", "derive_opt", "structure_of", "patterns", "hvp_terms"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,17 +27,13 @@ class FamilyDerivs:
 
     ``grad`` is ``((slot position in family.slots, expr), ...)``; ``hess`` is
     ``((a, b, expr), ...)`` with ``a >= b`` in slot order (each unordered pair once).
-    ``hvp`` is ``((a, expr), ...)``: the directional derivative of the gradient entry of
-    slot ``a`` along a direction whose value at slot ``b`` is the symbol ``vsyms[b]``
-    (``sum_b d2f/dx_a dx_b v_b``), so a Hessian-vector product is one pass over the
-    family's index box with no Hessian assembled.
+    The Hessian-vector-product templates are built from ``hess`` when a kernel needs
+    them (:func:`hvp_terms`).
     """
 
     family: Family
     grad: tuple
     hess: tuple
-    hvp: tuple = ()
-    vsyms: tuple = ()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -79,12 +75,13 @@ def _derive_family(fam: Family, second: bool = True) -> FamilyDerivs:
             b = xs[j]
             if a >= b:
                 hess.append((a, b, v))
-    vsyms, hvp = _hvp_terms(fam, hess)
-    return FamilyDerivs(fam, grad, tuple(hess), hvp, vsyms)
+    return FamilyDerivs(fam, grad, tuple(hess))
 
 
-def _hvp_terms(fam: Family, hess):
-    """Directional derivatives of the gradient templates: ``(vsyms, ((a, expr), ...))``.
+def hvp_terms(fam: Family, hess):
+    """Directional derivatives of the gradient templates: ``(vsyms, ((a, expr), ...))``
+    where ``expr`` is ``sum_b d2f/dx_a dx_b v_b`` and ``vsyms[b]`` stands for the
+    direction's value at slot ``b``.
 
     ``vsyms[k]`` stands for the direction's value at slot ``k`` (``None`` for parameter
     slots).  Each second derivative of the template enters twice (``(a, b)`` and

@@ -195,10 +195,12 @@ class OptModel:
             raise ModelError(f"model {self.name!r} has no variables")
         return declare(self, allow_nonsmooth=allow_nonsmooth)
 
-    def compile(self, *, cache: bool = True, allow_nonsmooth: bool = False, backend: str = "llvm"):
+    def compile(self, *, cache: bool = True, allow_nonsmooth: bool = False, backend: str = "auto"):
         """Derive, generate and compile the kernels; returns a :class:`CompiledOpt`.
 
-        ``backend``: ``"llvm"`` (default; llvmlite, fast to build) or ``"numba"``.
+        ``backend``: ``"auto"`` (default: ``"tape"`` for small problems, else
+        ``"llvm"``), ``"llvm"`` (llvmlite, fast to build), ``"numba"``, or ``"tape"``
+        (expression tapes run by a precompiled evaluator; nothing compiled per problem).
         """
         from .compile import compile_opt
         return compile_opt(self, cache=cache, allow_nonsmooth=allow_nonsmooth, backend=backend)

@@ -16,7 +16,7 @@ kernel     writes                                                      ``w``
 =========  ==========================================================  ===========
 
 ``hvp`` evaluates each family's derived directional derivative of its gradient (see
-:func:`symgen.opt.derive._hvp_terms`), CSE'd per family; the direction is read through
+:func:`symgen.opt.derive.hvp_terms`), CSE'd per family; the direction is read through
 extra slots of kind ``"v"`` whose positions are offset into ``w``.
 
 Each family is one loop nest over its index box; its template's derivative
@@ -36,7 +36,7 @@ import sympy as sp
 
 from ..passes.lower import common_subexpressions
 from ..rewrite import lower_all
-from .derive import OptSystem
+from .derive import OptSystem, hvp_terms
 from .ir import Slot
 
 __all__ = ["emit_opt", "KERNEL_NAMES", "Output", "Job", "kernel_jobs", "lowered", "row_text", "WEIGHT"]
@@ -125,11 +125,12 @@ def kernel_jobs(system: OptSystem, name: str):
     if name == "hvp":
         jobs = []
         for j, d in enumerate(system.objective + system.constraints):
-            if d.hvp:
+            if d.hess:
                 fam = d.family
+                vsyms, hvp = hvp_terms(fam, d.hess)
                 vs = tuple(Slot(v, "v", 1 + ir.m + s.const, s.coef)
-                           for s, v in zip(fam.slots, d.vsyms) if v is not None)
-                jobs.append(Job(replace(fam, slots=fam.slots + vs), tuple(Output("slot", a, e) for a, e in d.hvp),
+                           for s, v in zip(fam.slots, vsyms) if v is not None)
+                jobs.append(Job(replace(fam, slots=fam.slots + vs), tuple(Output("slot", a, e) for a, e in hvp),
                                 "sigma" if j < len(system.objective) else "lambda"))
         return jobs, ir.n, True
     raise KeyError(name)

@@ -147,7 +147,7 @@ def _check_start(model, x, p):
     g = model._call("grad", xs, p, model._w(), model.n)[:model.n]
     if np.isfinite(f) and np.isfinite(c).all() and np.isfinite(g).all():
         return
-    where = locate_nonfinite(model, xs, p)
+    where = locate_nonfinite(model, xs, model.user_params(p))
     if where is None:   # the value is finite but a derivative is not
         k = int(np.nonzero(~np.isfinite(g))[0][0]) if not np.isfinite(g).all() else -1
         raise NonFiniteStartError("the gradient is not finite at the initial point",

@@ -31,7 +31,7 @@ def _model():
     return m
 
 
-@pytest.fixture(scope="module", params=["llvm", "numba"])
+@pytest.fixture(scope="module", params=["llvm", "numba", "tape"])
 def compiled(request):
     m = _model()
     return m, m.compile(backend=request.param), references(m)
