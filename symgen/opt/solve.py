@@ -21,6 +21,9 @@ def kkt_setup(model):
     from .drivers.ldl import LDLPlan, make_ldl_plan
     ir = model.ir
     path = _kkt_path(model)
+    if path is not None and str(path) in _KKT_LOADED:
+        model._kkt = _KKT_LOADED[str(path)]
+        return model._kkt
     if path is not None and path.exists():
         try:
             with np.load(path) as z:
@@ -28,7 +31,7 @@ def kkt_setup(model):
                                                               "lptr", "pair")))
                 kkt = dict(plan=plan, **{k: z[k] for k in ("kmap_h", "kdiag", "kmap_j", "kslack",
                                                            "slack_row")})
-            model._kkt = kkt
+            model._kkt = _KKT_LOADED[str(path)] = kkt
             return kkt
         except Exception:  # unreadable: plan again
             pass
@@ -53,6 +56,7 @@ def kkt_setup(model):
                slack_row=slack_row)
     model._kkt = kkt
     if path is not None:
+        _KKT_LOADED[str(path)] = kkt
         try:
             tmp = path.with_name(path.name + ".tmp.npz")
             np.savez(tmp, n=plan.n, perm=plan.perm, cptr=plan.cptr, crow=plan.crow, amap=plan.amap,
@@ -62,6 +66,9 @@ def kkt_setup(model):
         except OSError:
             pass
     return kkt
+
+
+_KKT_LOADED: dict = {}     # cache file -> plan, once read in this process
 
 
 def _kkt_path(model):
