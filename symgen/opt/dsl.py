@@ -150,7 +150,8 @@ class OptModel:
         name : str, optional
             Label used in messages.
         """
-        label = name if name is not None else str(constraint)
+        from .declare import Label
+        label = name if name is not None else Label(constraint)     # printed only if needed
         if isinstance(constraint, sp.core.relational.Relational):
             if lb is not None or ub is not None:
                 raise ModelError("give either a relation or an expression with lb/ub", equation=label)

@@ -196,11 +196,23 @@ def _hvp(x, p, w, out):
     run(5, x, p, w, out)
 
 
+_ENTRY = {"obj": _obj, "grad": _grad, "cons": _cons, "jac": _jac, "hess": _hess, "hvp": _hvp}
+
+
+class _EntryPoints(dict):
+    """``{name: cfunc}``, each created (loaded from Numba's cache after the first
+    compilation on a machine) when a driver first needs it: the IPM never loads
+    ``hvp``, TRON never loads ``cons``, ``jac`` or ``hess``."""
+
+    def __missing__(self, name):
+        fn = _ENTRY.get(name)
+        if fn is None:
+            raise KeyError(name)
+        k = self[name] = cfunc(OPT_KERNEL_SIG, cache=True, error_model="numpy")(fn)
+        return k
+
+
 @functools.lru_cache(maxsize=1)
 def tape_kernels() -> dict:
-    """``{name: cfunc}`` of the six evaluator entry points (loaded from Numba's cache
-    after the first compilation on a machine)."""
-    from ..emit import KERNEL_NAMES
-    fns = (_obj, _grad, _cons, _jac, _hess, _hvp)
-    return {name: cfunc(OPT_KERNEL_SIG, cache=True, error_model="numpy")(fn)
-            for name, fn in zip(KERNEL_NAMES, fns)}
+    """The evaluator's entry points, shared by every problem on the tape backend."""
+    return _EntryPoints()
