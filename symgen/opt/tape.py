@@ -246,7 +246,8 @@ def disassemble(tape: np.ndarray) -> str:
             q += 4
             slots = []
             for _s in range(ns):
-                slots.append(("x", "p", "w")[int(tape[q])] + f"[{int(tape[q + 1])}{''.join(f' + {int(c)}*i{i}' for i, c in enumerate(tape[q + 2:q + 2 + nl]) if c)}]")
+                terms = "".join(f" + {int(c)}*i{i}" for i, c in enumerate(tape[q + 2:q + 2 + nl]) if c)
+                slots.append(f"{('x', 'p', 'w')[int(tape[q])]}[{int(tape[q + 1])}{terms}]")
                 q += 2 + nl
             nregs, ni = int(tape[q]), int(tape[q + 1])
             q += 2
