@@ -2,41 +2,44 @@
 sparse constrained problem with 10^4 variables (``chain``: a coupled inequality per
 neighbour pair, one dense equality, bounds).
 
-Every peer gets the same problem, start point and a tolerance of 1e-8; times are end to
-end in this process:
+Every peer gets the same problem, start point and a tolerance of 1e-8.  Every timing is
+end to end (building the problem from its symbolic form, derivatives, kernels, solve)
+and is taken in a fresh worker process (``--worker``), so process state is explicit:
 
-* symgen cold: a new model in an empty kernel cache (declare, derive, generate LLVM IR,
-  compile and link the kernels, KKT ordering and symbolic factorization, solve).  The
-  solver drivers are compiled once per installation (Numba cache); loading Numba in
-  a new process (about 0.5 s, once per process, like importing CasADi) is done before
-  the timings (``--include-numba-start`` counts it in the first row instead).
-* symgen warm: the same model again (kernels from the disk cache; no derivation).
-* CasADi+IPOPT: SX expression graph, ``nlpsol`` construction (derivatives by CasADi's AD),
-  IPOPT solve (MUMPS), print level 0.
-* scipy: ``minimize`` with hand-written vectorized NumPy callbacks (gradient, sparse
-  Hessian and Jacobian); ``trust-constr`` (and SLSQP for HS071).
+* ``import``: importing the peer's libraries in a new process (reported, not in the
+  ratios);
+* symgen ``new process``: the first solve in a new process, including Numba's
+  per-process start (loading the cached, precompiled drivers and the tape evaluator),
+  with an empty kernel cache (``cold``) or a populated one (``warm cache``);
+* symgen ``after start-up``: the same, after the process solved a different small
+  model (the per-process start paid, like CasADi's plugin already loaded);
+* ``in-process repeat``: the same problem built and solved again in the same process
+  (symgen: kernels found in the cache; CasADi and scipy: everything rebuilt).
+
+CasADi+IPOPT: SX expression graph, ``nlpsol`` construction (derivatives by CasADi's AD),
+IPOPT solve (MUMPS), print level 0.  scipy: ``minimize`` with hand-written vectorized
+NumPy callbacks (gradient, sparse Hessian and Jacobian); ``trust-constr`` (and SLSQP for
+HS071).
 
 Run: python benchmarks/bench_opt.py [--n 10000] [--skip-scipy-chain]
 """
 import argparse
+import json
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import scipy.optimize as sopt
-import scipy.sparse as sps
-import sympy as sp
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import symgen.opt as so  # noqa: E402
 
 
 # ---- the three problems in symgen's DSL ------------------------------------------------
 def sg_hs071():
+    import sympy as sp
+    import symgen.opt as so
     m = so.OptModel("hs071")
     x = m.var("x", 4, lb=1, ub=5, init=[1, 5, 5, 1])
     m.minimize(x[0] * x[3] * (x[0] + x[1] + x[2]) + x[2])
@@ -46,6 +49,8 @@ def sg_hs071():
 
 
 def sg_rosen(n):
+    import sympy as sp
+    import symgen.opt as so
     m = so.OptModel("ext-rosenbrock")
     x = m.var("x", n, init=[-1.2, 1.0] * (n // 2))
     i = so.index("i")
@@ -54,6 +59,8 @@ def sg_rosen(n):
 
 
 def sg_chain(n):
+    import sympy as sp
+    import symgen.opt as so
     m = so.OptModel("chain")
     x = m.var("x", n, lb=0, ub=2, init=0.5)
     i = so.index("i")
@@ -103,6 +110,9 @@ def run_casadi(name, n):
 
 # ---- scipy with NumPy callbacks ---------------------------------------------------------
 def run_scipy(name, n, method):
+    import numpy as np
+    import scipy.optimize as sopt
+    import scipy.sparse as sps
     t0 = time.perf_counter()
     opts = {"gtol": 1e-8, "xtol": 1e-12, "maxiter": 3000} if method == "trust-constr" else \
         {"ftol": 1e-12, "maxiter": 1000}
@@ -186,45 +196,135 @@ def run_scipy(name, n, method):
     return dt, int(getattr(r, "nit", 0) or 0), float(r.fun), bool(r.success)
 
 
-def row(label, out):
-    t, it, f, ok = out
-    print(f"  {label:34s} {t:9.3f} s  {it:6d} it  f = {f:.10g}{'' if ok else '  (not converged)'}")
+BUILDERS = {"hs071": lambda n: sg_hs071(), "rosen": sg_rosen, "chain": sg_chain}
+
+
+def _warm_up():
+    """Per-process start of symgen: a different small model through every driver and
+    both kernel paths (tape, LLVM)."""
+    import sympy as sp
+    import symgen.opt as so
+    m = so.OptModel("warm-up")
+    v = m.var("v", 2, lb=0, init=[2, 2])
+    m.minimize((v[0] - 1)**2 + v[1]**2 + sp.exp(v[0] * v[1]) / 10)
+    m.subject_to(v[0] * v[1] >= 0.1)
+    for backend in ("tape", "llvm"):
+        cm = m.compile(cache=False, backend=backend)
+        cm.minimize(method="ipm")
+    u = so.OptModel("warm-up-bounds")
+    w = u.var("w", 2, lb=-1, ub=3, init=[2, 2])
+    u.minimize((w[0] - 1)**2 + (w[1] - w[0]**2)**2)
+    for backend in ("tape", "llvm"):
+        cu = u.compile(cache=False, backend=backend)
+        cu.minimize(method="tron")
+        cu.minimize(method="lbfgsb")
+
+
+def worker(peer, case, n, method, warm_up, cache):
+    """One measurement in this (fresh) process; prints a JSON line."""
+    t0 = time.perf_counter()
+    if peer == "symgen":
+        import numpy  # noqa: F401
+        import sympy  # noqa: F401
+        import symgen.opt  # noqa: F401
+        import symgen.opt.drivers.common  # noqa: F401  (imports Numba)
+        os.environ["SYMGEN_CACHE_DIR"] = cache
+    elif peer == "casadi":
+        import casadi  # noqa: F401
+    else:
+        import numpy  # noqa: F401
+        import scipy.optimize  # noqa: F401
+        import scipy.sparse  # noqa: F401
+    out = {"import": time.perf_counter() - t0}
+    if warm_up:
+        t = time.perf_counter()
+        _warm_up()
+        out["warm_up"] = time.perf_counter() - t
+
+    def once():
+        if peer == "symgen":
+            return run_symgen(lambda: BUILDERS[case](n), method)
+        if peer == "casadi":
+            return run_casadi(case, n)
+        return run_scipy(case, n, method)
+    out["first"], out["iters"], out["f"], out["ok"] = once()
+    if not (peer == "scipy" and out["first"] > 20.0):
+        out["repeat"] = once()[0]
+    print("RESULT " + json.dumps(out))
+
+
+def _spawn(peer, case, n, method="", warm_up=False, cache=""):
+    cmd = [sys.executable, __file__, "--worker", peer, case, str(n), method or "-", "1" if warm_up else "0",
+           cache or "-"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    raise RuntimeError(f"worker {cmd} failed:\n{proc.stdout}\n{proc.stderr}")
+
+
+def row(label, t, r):
+    conv = "" if r["ok"] else "  (not converged)"
+    print(f"  {label:52s} {t:9.4f} s  {r['iters']:6d} it  f = {r['f']:.10g}{conv}")
     return t
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=10_000)
-    ap.add_argument("--include-numba-start", action="store_true")
     ap.add_argument("--skip-scipy-chain", action="store_true",
                     help="skip scipy trust-constr on the 10^4-variable constrained problem (slow)")
+    ap.add_argument("--worker", nargs=6, metavar=("PEER", "CASE", "N", "METHOD", "WARMUP", "CACHE"),
+                    help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.worker:
+        peer, case, n, method, warm, cache = args.worker
+        worker(peer, case, int(n), None if method == "-" else method, warm == "1", cache)
+        return
     n = args.n
-    import casadi  # noqa: F401  (imports are not timed, for any peer)
-    if not args.include_numba_start:   # Numba's start-up, on a model benchmarked nowhere
-        from symgen.opt.drivers.common import call
-        warm = so.OptModel("warm-up")
-        v = warm.var("v")
-        warm.minimize((v - 1)**2)
-        call(warm.compile(cache=False).kernels["obj"], np.ones(1), np.zeros(1), np.zeros(1), np.zeros(1))
-    cases = [("hs071", "HS071 (4 vars, 2 constraints)", sg_hs071, "ipm", ["SLSQP", "trust-constr"]),
-             ("rosen", f"extended Rosenbrock n={n}", lambda: sg_rosen(n), "tron", ["trust-constr"]),
-             ("chain", f"chain n={n} ({n - 1} inequalities + 1 equality, bounds)", lambda: sg_chain(n), "ipm",
+    cases = [("hs071", "HS071 (4 vars, 2 constraints)", "ipm", ["SLSQP", "trust-constr"]),
+             ("rosen", f"extended Rosenbrock n={n}", "tron", ["trust-constr"]),
+             ("chain", f"chain n={n} ({n - 1} inequalities + 1 equality, bounds)", "ipm",
               [] if args.skip_scipy_chain else ["trust-constr"])]
-    for key, title, build, method, scipy_methods in cases:
+    print("times in seconds, each in a fresh process; ratios > 1: symgen faster")
+    for case, title, method, scipy_methods in cases:
         print(f"\n{title}")
-        os.environ["SYMGEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="symgen-bench-opt-")
-        t_cold = row(f"symgen {method} (cold: new model)", run_symgen(build, method))
-        t_warm = row(f"symgen {method} (warm: cached)", run_symgen(build, method))
-        if method == "tron":
-            row("symgen lbfgsb (warm)", run_symgen(build, "lbfgsb"))
-            row("symgen ipm (warm)", run_symgen(build, "ipm"))
-        t_ca = row("CasADi + IPOPT (setup + solve)", run_casadi(key, n))
-        ratios = [f"CasADi/symgen cold {t_ca / t_cold:.2f}x, warm {t_ca / t_warm:.2f}x"]
+        cold_dir = tempfile.mkdtemp(prefix="symgen-bench-opt-")
+        a = _spawn("symgen", case, n, method, False, cold_dir)
+        cache = tempfile.mkdtemp(prefix="symgen-bench-opt-")
+        b = _spawn("symgen", case, n, method, True, cache)
+        c = _spawn("symgen", case, n, method, True, cache)
+        d = _spawn("symgen", case, n, method, False, cache)
+        sg = {"cold, new process": row(f"symgen {method}: cold, new process (empty cache)", a["first"], a),
+              "cold after start-up": row(f"symgen {method}: cold after start-up ({b['warm_up']:.2f} s)",
+                                         b["first"], b),
+              "warm cache, new process": row(f"symgen {method}: warm cache, new process", d["first"], d),
+              "warm cache after start-up": row(f"symgen {method}: warm cache after start-up", c["first"], c),
+              "in-process repeat": row(f"symgen {method}: in-process repeat", c["repeat"], c)}
+        if case == "rosen":
+            for extra in ("lbfgsb", "ipm"):
+                e = _spawn("symgen", case, n, extra, True, cache)
+                row(f"symgen {extra}: warm cache after start-up", e["first"], e)
+        print(f"  (imports in a new process: symgen {a['import']:.2f} s)")
+        peers = {}
+        ca = _spawn("casadi", case, n)
+        peers["CasADi+IPOPT"] = (ca["first"], ca.get("repeat"))
+        row("CasADi + IPOPT: new process", ca["first"], ca)
+        row("CasADi + IPOPT: in-process repeat", ca["repeat"], ca)
+        print(f"  (imports in a new process: casadi {ca['import']:.2f} s)")
         for sm in scipy_methods:
-            t_sp = row(f"scipy {sm} (NumPy callbacks)", run_scipy(key, n, sm))
-            ratios.append(f"scipy {sm}/symgen cold {t_sp / t_cold:.1f}x, warm {t_sp / t_warm:.1f}x")
-        print("  ratios (>1: symgen faster): " + "; ".join(ratios))
+            r = _spawn("scipy", case, n, sm)
+            peers[f"scipy {sm}"] = (r["first"], r.get("repeat"))
+            row(f"scipy {sm}: new process", r["first"], r)
+            if "repeat" in r:
+                row(f"scipy {sm}: in-process repeat", r["repeat"], r)
+        for name, (first, rep) in peers.items():
+            parts = [f"{k} {first / v:.2f}x" for k, v in sg.items() if k != "in-process repeat"]
+            if rep is not None:
+                parts.append(f"in-process repeat {rep / sg['in-process repeat']:.2f}x")
+            print(f"  {name}/symgen: " + ", ".join(parts))
+        shutil.rmtree(cold_dir, ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 if __name__ == "__main__":

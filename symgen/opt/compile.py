@@ -70,15 +70,19 @@ class LazyKernels(dict):
         return k
 
 
-BACKENDS = ("llvm", "numba")
+BACKENDS = ("auto", "llvm", "numba", "tape")
+TAPE_MAX_SIZE = 1000       # "auto": problems with n + m up to this run on a tape
 
 
 def compile_opt(model, *, cache: bool = True, allow_nonsmooth: bool = False,
-                backend: str = "llvm") -> CompiledOpt:
+                backend: str = "auto") -> CompiledOpt:
     """Run the pipeline on ``model`` (an :class:`~symgen.opt.dsl.OptModel`).
 
-    ``backend="llvm"`` (default): LLVM IR through llvmlite, a cached shared library
-    (milliseconds to build); ``"numba"``: Numba ``cfunc`` kernels compiled on first use.
+    ``backend="llvm"``: LLVM IR through llvmlite, a cached shared library (milliseconds
+    to build); ``"numba"``: Numba ``cfunc`` kernels compiled on first use; ``"tape"``:
+    the kernels as expression tapes run by a precompiled evaluator (nothing compiled
+    per problem; :mod:`symgen.opt.tape`); ``"auto"`` (default): ``"tape"`` when
+    ``n + m <= TAPE_MAX_SIZE`` and every function has a tape instruction, else ``"llvm"``.
     """
     if backend not in BACKENDS:
         from ..errors import BackendError
@@ -87,6 +91,11 @@ def compile_opt(model, *, cache: bool = True, allow_nonsmooth: bool = False,
     t0 = time.perf_counter()
     ir = model.declare(allow_nonsmooth=allow_nonsmooth)
     timings["declare"] = time.perf_counter() - t0
+    if backend in ("auto", "tape"):
+        out = _compile_tape(ir, cache, timings, t0, strict=backend == "tape")
+        if out is not None:
+            return out
+        backend = "llvm"
     key = opt_key(ir, backend)
     manifest = read_manifest(key) if cache else None
     text_path = entry_dir(key) / ("kernels.py" if backend == "numba" else "kernels.ll")
@@ -130,4 +139,62 @@ def compile_opt(model, *, cache: bool = True, allow_nonsmooth: bool = False,
     timings["total"] = time.perf_counter() - t0
     out = CompiledOpt(ir, key, kernels, sizes, pats, text, timings, cached)
     out.cached_dir = entry_dir(key) if cache else None
+    out.backend = backend
+    return out
+
+
+def _compile_tape(ir, cache, timings, t0, strict):
+    """The tape path of :func:`compile_opt`; ``None`` when ``"auto"`` should fall back
+    to generated code (problem too large, or a function without a tape instruction)."""
+    import numpy as np
+
+    from .tape import TapeUnsupported, build_tape, disassemble
+    if not strict and ir.n + ir.m > TAPE_MAX_SIZE:
+        return None
+    key = opt_key(ir, "tape")
+    manifest = read_manifest(key) if cache else None
+    path = entry_dir(key) / "tape.npy"
+    tape = None
+    if manifest is not None and path.exists():
+        t1 = time.perf_counter()
+        try:
+            tape = np.load(path)
+            pats = patterns(ir, manifest["structure"])
+        except (OSError, ValueError):
+            tape = None
+        timings["patterns"] = time.perf_counter() - t1
+    cached = tape is not None
+    if tape is None:
+        t1 = time.perf_counter()
+        system = derive_opt(ir)
+        timings["derive"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        try:
+            tape = build_tape(system)
+        except TapeUnsupported as exc:
+            if strict:
+                from ..errors import BackendError
+                raise BackendError(f"the tape backend cannot evaluate this problem: {exc}") from None
+            return None
+        timings["emit"] = time.perf_counter() - t1
+        pats = (system.jac_ptr, system.jac_idx, system.jac_map, system.hess_ptr, system.hess_idx,
+                system.hess_map, system.hess_w)
+        if cache:
+            d = entry_dir(key)
+            d.mkdir(parents=True, exist_ok=True)
+            tmp = d / "tape.tmp.npy"
+            np.save(tmp, tape)
+            tmp.replace(path)
+            write_manifest(key, {"structure": structure_of(system.objective + system.constraints),
+                                 "name": ir.name})
+    t1 = time.perf_counter()
+    from .drivers.tape_eval import tape_kernels
+    kernels = tape_kernels()
+    timings["build"] = time.perf_counter() - t1
+    sizes = {name: int(tape[int(tape[1 + k])]) for k, name in enumerate(KERNEL_NAMES)}
+    timings["total"] = time.perf_counter() - t0
+    out = CompiledOpt(ir, key, kernels, sizes, pats, lambda: disassemble(tape), timings, cached)
+    out.p_prefix = tape
+    out.cached_dir = entry_dir(key) if cache else None
+    out.backend = "tape"
     return out

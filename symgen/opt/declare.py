@@ -85,7 +85,13 @@ def _limits_of(lims, label):
 
 def _affine(e, indices, label, name):
     """``(const, coefs)`` of an integer affine index expression in ``indices``."""
-    e = sp.expand(sp.sympify(e))
+    e = sp.sympify(e)
+    if e.is_Integer:                                  # fast paths: x[3], x[i], x[2*i + 1]
+        return int(e), [0] * len(indices)
+    terms = e.as_coefficients_dict()
+    if all((t is sp.S.One or t in indices) and c.is_Integer for t, c in terms.items()):
+        return int(terms.get(sp.S.One, 0)), [int(terms.get(i, 0)) for i in indices]
+    e = sp.expand(e)
     extra = e.free_symbols - set(indices)
     if extra:
         raise ModelError(f"index of {name} depends on {sorted(map(str, extra))}, which are not "
@@ -105,8 +111,9 @@ def _family(expr, lims, tables, label, row0=-1, row_loops=0, allow_nonsmooth=Fal
     if any(hi < lo for lo, hi in limits):
         return None
     if not allow_nonsmooth:
+        found = expr.atoms(*NONSMOOTH)               # one traversal for all of them
         for f in NONSMOOTH:
-            hit = next(iter(expr.atoms(f)), None)
+            hit = next((a for a in found if isinstance(a, f)), None)
             if hit is not None:
                 raise NonSmoothError(f"non-smooth function {f.__name__} (pass allow_nonsmooth=True "
                                      f"to compile anyway, or reformulate with extra variables)",

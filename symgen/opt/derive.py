@@ -18,7 +18,7 @@ import numpy as np
 from ..passes.derive import sparse_jacobian
 from .ir import Family, OptIR
 
-__all__ = ["FamilyDerivs", "OptSystem", "derive_opt", "structure_of", "patterns"]
+__all__ = ["FamilyDerivs", "OptSystem", "derive_opt", "structure_of", "patterns", "hvp_terms"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,8 @@ class FamilyDerivs:
 
     ``grad`` is ``((slot position in family.slots, expr), ...)``; ``hess`` is
     ``((a, b, expr), ...)`` with ``a >= b`` in slot order (each unordered pair once).
+    The Hessian-vector-product templates are built from ``hess`` when a kernel needs
+    them (:func:`hvp_terms`).
     """
 
     family: Family
@@ -74,6 +76,24 @@ def _derive_family(fam: Family, second: bool = True) -> FamilyDerivs:
             if a >= b:
                 hess.append((a, b, v))
     return FamilyDerivs(fam, grad, tuple(hess))
+
+
+def hvp_terms(fam: Family, hess):
+    """Directional derivatives of the gradient templates: ``(vsyms, ((a, expr), ...))``
+    where ``expr`` is ``sum_b d2f/dx_a dx_b v_b`` and ``vsyms[b]`` stands for the
+    direction's value at slot ``b``.
+
+    ``vsyms[k]`` stands for the direction's value at slot ``k`` (``None`` for parameter
+    slots).  Each second derivative of the template enters twice (``(a, b)`` and
+    ``(b, a)``), so the product needs no symmetric expansion of an assembled matrix."""
+    import sympy as sp
+    vsyms = tuple(sp.Dummy(f"v{k}") if s.kind == "x" else None for k, s in enumerate(fam.slots))
+    acc: dict = {}
+    for a, b, e in hess:
+        acc[a] = acc.get(a, 0) + e * vsyms[b]
+        if a != b:
+            acc[b] = acc.get(b, 0) + e * vsyms[a]
+    return vsyms, tuple((a, acc[a]) for a in sorted(acc))
 
 
 def structure_of(derivs) -> list:

@@ -150,7 +150,8 @@ class OptModel:
         name : str, optional
             Label used in messages.
         """
-        label = name if name is not None else str(constraint)
+        from .declare import Label
+        label = name if name is not None else Label(constraint)     # printed only if needed
         if isinstance(constraint, sp.core.relational.Relational):
             if lb is not None or ub is not None:
                 raise ModelError("give either a relation or an expression with lb/ub", equation=label)
@@ -195,10 +196,12 @@ class OptModel:
             raise ModelError(f"model {self.name!r} has no variables")
         return declare(self, allow_nonsmooth=allow_nonsmooth)
 
-    def compile(self, *, cache: bool = True, allow_nonsmooth: bool = False, backend: str = "llvm"):
+    def compile(self, *, cache: bool = True, allow_nonsmooth: bool = False, backend: str = "auto"):
         """Derive, generate and compile the kernels; returns a :class:`CompiledOpt`.
 
-        ``backend``: ``"llvm"`` (default; llvmlite, fast to build) or ``"numba"``.
+        ``backend``: ``"auto"`` (default: ``"tape"`` for small problems, else
+        ``"llvm"``), ``"llvm"`` (llvmlite, fast to build), ``"numba"``, or ``"tape"``
+        (expression tapes run by a precompiled evaluator; nothing compiled per problem).
         """
         from .compile import compile_opt
         return compile_opt(self, cache=cache, allow_nonsmooth=allow_nonsmooth, backend=backend)

@@ -12,7 +12,12 @@ kernel     writes                                                      ``w``
 ``cons``   ``out[:m] = c(x)``                                           unused
 ``jac``    values of ``J`` in COO family order (scatter map -> CSR)     unused
 ``hess``   values of ``sigma H_f + sum lam_i H_ci`` in COO order        ``[sigma, lam]``
+``hvp``    ``out[:n] = (sigma H_f + sum lam_i H_ci) v``                 ``[sigma, lam, v]``
 =========  ==========================================================  ===========
+
+``hvp`` evaluates each family's derived directional derivative of its gradient (see
+:func:`symgen.opt.derive.hvp_terms`), CSE'd per family; the direction is read through
+extra slots of kind ``"v"`` whose positions are offset into ``w``.
 
 Each family is one loop nest over its index box; its template's derivative
 expressions are CSE'd together (:func:`symgen.passes.lower.common_subexpressions`),
@@ -23,7 +28,7 @@ in sanitized comments.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 
 import jinja2
@@ -31,11 +36,12 @@ import sympy as sp
 
 from ..passes.lower import common_subexpressions
 from ..rewrite import lower_all
-from .derive import OptSystem
+from .derive import OptSystem, hvp_terms
+from .ir import Slot
 
 __all__ = ["emit_opt", "KERNEL_NAMES", "Output", "Job", "kernel_jobs", "lowered", "row_text", "WEIGHT"]
 
-KERNEL_NAMES = ("obj", "grad", "cons", "jac", "hess")
+KERNEL_NAMES = ("obj", "grad", "cons", "jac", "hess", "hvp")
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("symgen.templates", "."),
                           keep_trailing_newline=True, autoescape=False,
@@ -116,7 +122,21 @@ def kernel_jobs(system: OptSystem, name: str):
                 jobs.append(Job(d.family, outs, "sigma" if j < len(system.objective) else "lambda"))
                 off += k * d.family.count
         return jobs, max(off, 1), False
+    if name == "hvp":
+        jobs = []
+        for j, d in enumerate(system.objective + system.constraints):
+            if d.hess:
+                fam = d.family
+                vsyms, hvp = hvp_terms(fam, d.hess)
+                vs = tuple(Slot(v, "v", 1 + ir.m + s.const, s.coef)
+                           for s, v in zip(fam.slots, vsyms) if v is not None)
+                jobs.append(Job(replace(fam, slots=fam.slots + vs), tuple(Output("slot", a, e) for a, e in hvp),
+                                "sigma" if j < len(system.objective) else "lambda"))
+        return jobs, ir.n, True
     raise KeyError(name)
+
+
+SLOT_BASE = {"x": "x", "p": "p", "v": "w"}    # array each slot kind is read from
 
 
 def lowered(job: Job):
@@ -154,7 +174,7 @@ def _numba_block(job: Job):
     smap = {}
     for k, s in enumerate(fam.slots):
         if s.symbol in used:
-            lines.append(ind + f"v{k} = {'x' if s.kind == 'x' else 'p'}[{_pos(s.const, s.coef, loops)}]")
+            lines.append(ind + f"v{k} = {SLOT_BASE[s.kind]}[{_pos(s.const, s.coef, loops)}]")
             smap[s.symbol] = f"v{k}"
     for ix, name in zip(fam.indices, loops):
         smap[ix] = f"float({name})"
@@ -204,7 +224,7 @@ def emit_opt(system: OptSystem, key: str, version: str):
         lines, nout = _kernel_lines(system, name)
         sizes[name] = nout
         views.append(SimpleNamespace(name=name, lines=lines, nx=ir.n, np=max(ir.n_params, 1),
-                                     nw=ir.m + 1, nout=nout))
+                                     nw=ir.m + 1 + (ir.n if name == "hvp" else 0), nout=nout))
     text = _ENV.get_template("opt_module.py.j2").render(kernels=views, key=key, version=version,
                                                         title=_comment(ir.name))
     return text, sizes

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from .derive import OptSystem
 from .drivers.common import OPT_KERNEL_SIG
-from .emit import KERNEL_NAMES, WEIGHT, kernel_jobs, lowered
+from .emit import KERNEL_NAMES, SLOT_BASE, WEIGHT, kernel_jobs, lowered
 
-__all__ = ["emit_llvm", "build_llvm"]
+__all__ = ["emit_llvm", "build_llvm", "write_pending_libraries"]
 
 _PARAMS = "ptr noalias nocapture readonly %x, ptr noalias nocapture readonly %p, " \
           "ptr noalias nocapture readonly %w, ptr noalias nocapture %out"
@@ -100,7 +100,7 @@ def _job(k: _Kernel, job, acc: str | None):
     temps, outs = lowered(job)
     k.slots = {}
     for s in fam.slots:
-        base = "%x" if s.kind == "x" else "%p"
+        base = "%" + SLOT_BASE[s.kind]
 
         def load(s=s, base=base):
             return b.instr(f"load double, ptr {k.gep(base, k.index(s.const, s.coef, ivs))}, align 8")
@@ -226,6 +226,31 @@ def _kernel_class():
 _OptKernel = None
 
 
+_PENDING: dict = {}     # library path -> (module text, opt level, cc): written at exit
+
+
+def _defer_library(lib: Path, text: str, opt_level: int, cc: str) -> None:
+    if not _PENDING:
+        import atexit
+        atexit.register(write_pending_libraries)
+    _PENDING[lib] = (text, opt_level, cc)
+
+
+def write_pending_libraries() -> None:
+    """Compile and link the shared libraries of the kernels this process JIT-compiled
+    (the disk cache a later process loads); runs at exit, or earlier when called."""
+    from ..backends.llvm import backend as lb
+    while _PENDING:
+        lib, (text, opt_level, cc) = _PENDING.popitem()
+        if lib.exists():
+            continue
+        try:
+            tm = lb._target_machine(opt_level)
+            lb._link(cc, tm.emit_object(lb._compile_module(text, tm, opt_level, {})), lib, {})
+        except Exception:  # noqa: BLE001  (a cache that is not written is compiled again later)
+            pass
+
+
 def build_llvm(text: str, key: str, directory: Path | None, opt_level: int = 1) -> dict:
     """Compile (or load the cached shared library of) ``text``; ``{name: kernel}`` where
     each kernel has Numba's wrapper-address protocol with the optimization ABI."""
@@ -246,11 +271,15 @@ def build_llvm(text: str, key: str, directory: Path | None, opt_level: int = 1) 
     else:
         directory.mkdir(parents=True, exist_ok=True)
         lib = directory / f"opt-kernels-{digest[:20]}.so"
-        if not lib.exists():
+        if lib.exists():
+            owner = ctypes.CDLL(str(lib))
+            addrs = {s: ctypes.cast(getattr(owner, s), ctypes.c_void_p).value for s in symbols.values()}
+        else:
+            # a new model: JIT in this process now (no object file, no linker run on the
+            # way to the first solve); the cached library is written when the process exits
             mod = lb._compile_module(text, tm, opt_level, timings)
-            lb._link(cc, tm.emit_object(mod), lib, timings)
-        owner = ctypes.CDLL(str(lib))
-        addrs = {s: ctypes.cast(getattr(owner, s), ctypes.c_void_p).value for s in symbols.values()}
+            owner, addrs = lb._jit(mod, opt_level, symbols.values(), timings)
+            _defer_library(lib, text, opt_level, cc)
     cls = _kernel_class()
     out = {n: cls(n, addrs[symbols[n]], owner) for n in KERNEL_NAMES}
     lb._LOADED[tag] = out

@@ -39,7 +39,9 @@ class CompiledOpt:
         self.key = key
         self.kernels = kernels
         self.sizes = sizes
-        self.source = source
+        self._source = source
+        self.p_prefix = None          # the tape (tape backend): kernels read it in front of p
+        self.backend = None
         self.timings = timings
         self.cached = cached
         (self.jac_ptr, self.jac_idx, self.jac_map, self.hess_ptr, self.hess_idx, self.hess_map,
@@ -51,6 +53,13 @@ class CompiledOpt:
         self.hess_rows = np.ascontiguousarray(hr[self.hess_map])
         self.hess_cols = np.ascontiguousarray(self.hess_idx[self.hess_map])
         self._kkt = None
+
+    @property
+    def source(self) -> str:
+        """The generated module (LLVM IR, Numba source, or the tape's listing)."""
+        if callable(self._source):
+            self._source = self._source()
+        return self._source
 
     # -- sizes and vectors -------------------------------------------------------------
     @property
@@ -84,7 +93,14 @@ class CompiledOpt:
         if not np.isfinite(p).all():
             k = int(np.nonzero(~np.isfinite(p))[0][0])
             raise NonFiniteValueError("parameter value is not finite", symbol=self._param_name(k))
-        return p if p.size else np.zeros(1)
+        p = p if p.size else np.zeros(1)
+        if self.p_prefix is not None:
+            return np.concatenate([self.p_prefix, p])
+        return p
+
+    def user_params(self, p: np.ndarray) -> np.ndarray:
+        """The user parameters of a kernel parameter array (without the tape)."""
+        return p if self.p_prefix is None else p[self.p_prefix.size:]
 
     def _param_name(self, k):
         for h, off, shape in self.ir.params:
@@ -174,12 +190,14 @@ class CompiledOpt:
         return (lo + sps.tril(lo, -1).T).tocsr()
 
     def hessp(self, x, v, lam=None, sigma=1.0, params=None) -> np.ndarray:
-        """Hessian-vector product ``H v`` (from the compiled sparse Hessian values)."""
-        coo = self._call("hess", x, self.param_vector(params), self._w(sigma, lam), self.sizes["hess"])
-        out = np.zeros(self.n)
-        C.hess_vec_coo(self.hess_rows, self.hess_cols, self.hess_w, coo[:self.hess_map.size],
-                       np.ascontiguousarray(v, dtype=float), out)
-        return out
+        """Hessian-vector product ``H v`` of the Lagrangian ``sigma f + lam . c`` from the
+        derived ``hvp`` kernel (directional derivative of the gradient; no Hessian is
+        assembled)."""
+        v = np.asarray(v, dtype=float).reshape(-1)
+        if v.size != self.n:
+            raise SolverError(f"v has {v.size} values for {self.n} variables")
+        w = np.concatenate([self._w(sigma, lam), v])
+        return self._call("hvp", x, self.param_vector(params), w, self.n)[:self.n]
 
     # -- solving ---------------------------------------------------------------------
     def minimize(self, x0=None, params=None, *, method: str = "auto", tol: float = 1e-8,

@@ -21,6 +21,9 @@ def kkt_setup(model):
     from .drivers.ldl import LDLPlan, make_ldl_plan
     ir = model.ir
     path = _kkt_path(model)
+    if path is not None and str(path) in _KKT_LOADED:
+        model._kkt = _KKT_LOADED[str(path)]
+        return model._kkt
     if path is not None and path.exists():
         try:
             with np.load(path) as z:
@@ -28,7 +31,7 @@ def kkt_setup(model):
                                                               "lptr", "pair")))
                 kkt = dict(plan=plan, **{k: z[k] for k in ("kmap_h", "kdiag", "kmap_j", "kslack",
                                                            "slack_row")})
-            model._kkt = kkt
+            model._kkt = _KKT_LOADED[str(path)] = kkt
             return kkt
         except Exception:  # unreadable: plan again
             pass
@@ -53,6 +56,7 @@ def kkt_setup(model):
                slack_row=slack_row)
     model._kkt = kkt
     if path is not None:
+        _KKT_LOADED[str(path)] = kkt
         try:
             tmp = path.with_name(path.name + ".tmp.npz")
             np.savez(tmp, n=plan.n, perm=plan.perm, cptr=plan.cptr, crow=plan.crow, amap=plan.amap,
@@ -62,6 +66,9 @@ def kkt_setup(model):
         except OSError:
             pass
     return kkt
+
+
+_KKT_LOADED: dict = {}     # cache file -> plan, once read in this process
 
 
 def _kkt_path(model):
@@ -147,7 +154,7 @@ def _check_start(model, x, p):
     g = model._call("grad", xs, p, model._w(), model.n)[:model.n]
     if np.isfinite(f) and np.isfinite(c).all() and np.isfinite(g).all():
         return
-    where = locate_nonfinite(model, xs, p)
+    where = locate_nonfinite(model, xs, model.user_params(p))
     if where is None:   # the value is finite but a derivative is not
         k = int(np.nonzero(~np.isfinite(g))[0][0]) if not np.isfinite(g).all() else -1
         raise NonFiniteStartError("the gradient is not finite at the initial point",
@@ -199,8 +206,7 @@ def minimize(model, x0=None, params=None, *, method="auto", tol=1e-8, max_iter=3
     else:
         from .drivers.tron import tron
         status, it, xs, f, zl, zu, stats, err = tron(
-            k["obj"], k["grad"], k["hess"], x, ir.xl, ir.xu, p, model.hess_rows, model.hess_cols,
-            model.hess_w, float(tol), int(max_iter))
+            k["obj"], k["grad"], k["hvp"], x, ir.xl, ir.xu, p, float(tol), int(max_iter))
         lam = np.zeros(0)
     if method != "ipm":
         trace = None

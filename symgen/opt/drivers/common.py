@@ -16,7 +16,7 @@ from numba import njit, types
 __all__ = ["OPT_KERNEL_SIG", "OPT_KERNEL_TYPE", "SUCCESS", "MAX_ITER", "SMALL_STEP",
            "NONFINITE", "INFEASIBLE", "UNBOUNDED", "LINEAR_SOLVER", "MESSAGES",
            "STAT_NAMES", "N_STATS", "S_OBJ", "S_GRAD", "S_CONS", "S_JAC", "S_HESS",
-           "S_FACT", "S_CG", "call", "hess_vec_coo"]
+           "S_FACT", "S_CG", "S_REST", "S_REST_IT", "call", "hess_vec_coo"]
 
 _f64p = types.CPointer(types.float64)
 OPT_KERNEL_SIG = types.void(_f64p, _f64p, _f64p, _f64p)
@@ -41,9 +41,10 @@ MESSAGES = {
     LINEAR_SOLVER: "KKT matrix could not be factored (singular even with large regularization)",
 }
 
-S_OBJ, S_GRAD, S_CONS, S_JAC, S_HESS, S_FACT, S_CG = range(7)
-N_STATS = 7
-STAT_NAMES = ("nfev", "ngev", "ncev", "njev", "nhev", "factorizations", "cg_iters")
+S_OBJ, S_GRAD, S_CONS, S_JAC, S_HESS, S_FACT, S_CG, S_REST, S_REST_IT = range(9)
+N_STATS = 9
+STAT_NAMES = ("nfev", "ngev", "ncev", "njev", "nhev", "factorizations", "cg_iters", "restorations",
+              "restoration_iters")
 
 
 @njit(cache=True)

@@ -14,7 +14,12 @@ must be ``(n_z, m, 0)``, otherwise ``dw`` is increased (inertia correction).  Th
 keeps ``z`` and the bound multipliers strictly inside their bounds (fraction to the
 boundary), and a backtracking line search on the exact-penalty merit function
 ``phi_mu(z) + nu |C(z)|_1`` (``nu`` raised so the step is a descent direction) decides
-its length.  All of it runs in one compiled call.
+its length.  When the step cannot make progress while the constraints are violated (the
+line search fails, or the violation stalls while the multipliers grow), a feasibility
+restoration phase (:mod:`.restoration`) minimizes the violation alone and the barrier
+iteration restarts from its result with reset multipliers; a restoration that ends at a
+stationary point of the violation reports the problem locally infeasible.  All of it
+runs in one compiled call.
 """
 from __future__ import annotations
 
@@ -24,8 +29,11 @@ import numpy as np
 from numba import njit
 
 from .common import (INFEASIBLE, LINEAR_SOLVER, MAX_ITER, N_STATS, NONFINITE, S_CONS, S_FACT,
-                     S_GRAD, S_HESS, S_JAC, S_OBJ, SMALL_STEP, SUCCESS, UNBOUNDED)
+                     S_GRAD, S_HESS, S_JAC, S_OBJ, S_REST, S_REST_IT, SMALL_STEP, SUCCESS, UNBOUNDED)
 from .ldl import ldl_factor, ldl_solve
+from .restoration import RESTORED, restore
+
+MAX_RESTORATIONS = 8
 
 __all__ = ["ipm"]
 
@@ -111,6 +119,36 @@ def _solve_refined(N, perm, cptr, crow, cval, lptr, lidx, lval, dd, ee, pair, b,
     for i in range(N):
         bn = max(bn, abs(b[i]))
     return best_r / max(bn, 1e-300)
+
+
+@njit(cache=True)
+def _restoration(cons, jac, n, z, zl, zu, cl, eq, slack_of, slack_row, p, jrow, jcol, perm, cptr, crow,
+                 parent, lptr, pair, kmap_j, kdiag, kslack, c, jv, mu, cinf, constr_tol, stats):
+    """Run the restoration phase from ``z``; ``True`` when it reduced the violation to a
+    tenth (or below the tolerance), ``False`` when it ended at a stationary point of
+    the violation or got stuck (locally infeasible)."""
+    stats[S_REST] += 1
+    target = max(0.1 * cinf, 0.5 * constr_tol)
+    outcome, its, _ = restore(cons, jac, n, z, zl, zu, cl, eq, slack_of, slack_row, p, jrow, jcol,
+                              perm, cptr, crow, parent, lptr, pair, kmap_j, kdiag, kslack, c, jv,
+                              min(mu, 1e-6), target, 500, stats)
+    stats[S_REST_IT] += its
+    return outcome == RESTORED
+
+
+@njit(cache=True)
+def _after_restoration(obj, grad, z, zl, zu, p, w, fbuf, g, obj_scale, y, vl, vu):
+    """Objective and gradient at the restored point; multipliers reset (``y = 0``,
+    bound multipliers 1 as at the start); returns ``(f, nu)``."""
+    obj(z.ctypes, p.ctypes, w.ctypes, fbuf.ctypes)
+    grad(z.ctypes, p.ctypes, w.ctypes, g.ctypes)
+    for i in range(g.shape[0]):
+        g[i] *= obj_scale
+    y[:] = 0.0
+    for i in range(z.shape[0]):
+        vl[i] = 1.0 if zl[i] > -1e300 else 0.0
+        vu[i] = 1.0 if zu[i] < 1e300 else 0.0
+    return fbuf[0] * obj_scale, 1.0
 
 
 @njit(cache=True)
@@ -215,6 +253,7 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
     bsoc = np.zeros(N)
     psoc = np.zeros(N)
     dw_off = 0.0
+    n_rest = 0
     trace = np.full((max_iter + 1, 7), np.nan)   # f, |C|, dual, mu, dw, alpha, trials
     for it in range(max_iter + 1):
         # ---- optimality measures at the current point
@@ -287,8 +326,22 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
         else:
             stall += 1
             if (stall >= 25 and ymax > 10.0 * max(y_stall, 1.0)) or stall >= 100:
-                status = INFEASIBLE
-                break
+                restart = False
+                if m > 0 and cinf > constr_tol and n_rest < MAX_RESTORATIONS:
+                    n_rest += 1
+                    restart = _restoration(cons, jac, n, z, zl, zu, cl, eq, slack_of, slack_row, p, jrow,
+                                           jcol, perm, cptr, crow, parent, lptr, pair, kmap_j, kdiag,
+                                           kslack, c, jv, mu, cinf, constr_tol, stats)
+                if not restart:
+                    status = INFEASIBLE
+                    break
+                f, nu = _after_restoration(obj, grad, z, zl, zu, p, w, fbuf, g, obj_scale, y, vl, vu)
+                best_c = math.inf
+                best_f = math.inf
+                stall = 0
+                y_stall = 0.0
+                fails = 0
+                continue
         if it == max_iter:
             status = MAX_ITER
             break
@@ -503,6 +556,23 @@ def ipm(obj, grad, cons, jac, hess, n, x0, xl, xu, cl, cu, p, jrow, jcol, hrow, 
                 break
         trace[it, 5] = alpha
         trace[it, 6] = ntrial
+        # no progress (the line search failed, or only a vanishing step was accepted)
+        # while infeasible: restoration phase
+        if ((not accepted or (alpha < 1e-9 and not small)) and m > 0 and cinf > constr_tol
+                and n_rest < MAX_RESTORATIONS):
+            n_rest += 1
+            if not _restoration(cons, jac, n, z, zl, zu, cl, eq, slack_of, slack_row, p, jrow, jcol, perm,
+                                cptr, crow, parent, lptr, pair, kmap_j, kdiag, kslack, c, jv, mu, cinf,
+                                constr_tol, stats):
+                status = INFEASIBLE
+                break
+            f, nu = _after_restoration(obj, grad, z, zl, zu, p, w, fbuf, g, obj_scale, y, vl, vu)
+            best_c = math.inf
+            best_f = math.inf
+            stall = 0
+            y_stall = 0.0
+            fails = 0
+            continue
         if not accepted:
             fails += 1
             if fails >= 3:

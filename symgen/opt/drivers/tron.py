@@ -3,8 +3,9 @@ bounds ``xl <= x <= xu`` (no general constraints).
 
 Each iteration fixes the variables that sit on a bound with the gradient pushing
 outwards (the active face), then solves the trust-region subproblem on the free
-variables with Steihaug's truncated CG on the exact sparse Hessian (products straight
-from the Hessian kernel's coordinate values).  CG stops at negative curvature, at the
+variables with Steihaug's truncated CG on the exact Hessian, applied through the
+derived Hessian-vector-product kernel ``hvp`` (the directional derivative of the
+gradient, generated per family and CSE'd; no Hessian is assembled).  CG stops at negative curvature, at the
 trust-region boundary, at the first bound it crosses (the step is cut there, so the
 next face is identified as in TRON), or when the residual is small (Eisenstat-Walker
 forcing ``min(0.5, sqrt(|g|)) |g|``).  The step is accepted by the ratio of actual to
@@ -18,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from .common import (MAX_ITER, N_STATS, NONFINITE, S_CG, S_GRAD, S_HESS, S_OBJ, SMALL_STEP,
-                     SUCCESS, UNBOUNDED, hess_vec_coo)
+                     SUCCESS, UNBOUNDED)
 
 __all__ = ["tron", "projected_gradient"]
 
@@ -36,8 +37,17 @@ def projected_gradient(x, g, xl, xu, free):
 
 
 @njit(cache=True)
-def tron(obj, grad, hess, x0, xl, xu, p, hrow, hcol, hw, tol, max_iter):
-    """Returns ``(status, iters, x, f, zl, zu, stats, pg_norm)``."""
+def _hvp(hvp, x, p, wv, v, out):
+    """``out = H(x) v`` through the ``hvp`` kernel (``wv = [1, v]`` is its weight/direction
+    buffer)."""
+    wv[1:] = v
+    hvp(x.ctypes, p.ctypes, wv.ctypes, out.ctypes)
+
+
+@njit(cache=True)
+def tron(obj, grad, hvp, x0, xl, xu, p, tol, max_iter):
+    """Returns ``(status, iters, x, f, zl, zu, stats, pg_norm)``; ``stats[S_HESS]`` counts
+    Hessian-vector products."""
     n = x0.shape[0]
     stats = np.zeros(N_STATS, np.int64)
     x = np.empty(n)
@@ -46,7 +56,7 @@ def tron(obj, grad, hess, x0, xl, xu, p, hrow, hcol, hw, tol, max_iter):
     w = np.ones(1)
     fb = np.zeros(1)
     g = np.zeros(n)
-    hv = np.zeros(max(hrow.shape[0], 1))
+    wv = np.ones(n + 1)
     free = np.zeros(n, np.bool_)
     d = np.zeros(n)
     r = np.zeros(n)
@@ -66,7 +76,6 @@ def tron(obj, grad, hess, x0, xl, xu, p, hrow, hcol, hw, tol, max_iter):
     status = MAX_ITER
     pg = 0.0
     it = 0
-    need_h = True
     for it in range(max_iter + 1):
         if not np.isfinite(f):
             status = NONFINITE
@@ -83,9 +92,6 @@ def tron(obj, grad, hess, x0, xl, xu, p, hrow, hcol, hw, tol, max_iter):
             break
         if it == max_iter:
             break
-        if need_h:
-            hess(x.ctypes, p.ctypes, w.ctypes, hv.ctypes)
-            stats[S_HESS] += 1
         # ---- Steihaug CG on the free variables
         rn2 = 0.0
         for i in range(n):
@@ -96,8 +102,9 @@ def tron(obj, grad, hess, x0, xl, xu, p, hrow, hcol, hw, tol, max_iter):
         eta = min(0.5, math.sqrt(math.sqrt(rn2)))
         stop = eta * eta * rn2
         for cg in range(2 * n + 10):
-            hess_vec_coo(hrow, hcol, hw, hv[:hrow.shape[0]], pdir, hp)
+            _hvp(hvp, x, p, wv, pdir, hp)
             stats[S_CG] += 1
+            stats[S_HESS] += 1
             curv = 0.0
             for i in range(n):
                 if free[i]:
@@ -152,7 +159,8 @@ def tron(obj, grad, hess, x0, xl, xu, p, hrow, hcol, hw, tol, max_iter):
             xt[i] = min(max(x[i] + d[i], xl[i]), xu[i])
             s[i] = xt[i] - x[i]
             snorm = max(snorm, abs(s[i]))
-        hess_vec_coo(hrow, hcol, hw, hv[:hrow.shape[0]], s, hp)
+        _hvp(hvp, x, p, wv, s, hp)
+        stats[S_HESS] += 1
         pred = 0.0
         for i in range(n):
             pred -= g[i] * s[i] + 0.5 * s[i] * hp[i]
@@ -174,9 +182,7 @@ def tron(obj, grad, hess, x0, xl, xu, p, hrow, hcol, hw, tol, max_iter):
             f = ft
             grad(x.ctypes, p.ctypes, w.ctypes, g.ctypes)
             stats[S_GRAD] += 1
-            need_h = True
         else:
-            need_h = False
             xn = 0.0
             for i in range(n):
                 xn = max(xn, abs(x[i]))
