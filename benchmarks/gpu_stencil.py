@@ -29,13 +29,14 @@ def parse():
     ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     ap.add_argument("--no-threads", action="store_true", help="skip the multithreaded CPU loop nest")
     ap.add_argument("--smoke", action="store_true", help="CUDA simulator, 8x8 and 12x12 grids, one repeat")
+    ap.add_argument("--simulate", dest="smoke", action="store_true", help="same as --smoke")
     return ap.parse_args()
 
 
 ARGS = parse()
 if ARGS.smoke:
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
-    ARGS.sizes, ARGS.repeat, ARGS.no_threads = [8, 12], 1, True
+    ARGS.sizes, ARGS.repeat = [8, 12], 1
 
 import numpy as np  # noqa: E402
 from numba import cuda  # noqa: E402
