@@ -158,3 +158,15 @@ def test_ptx_for_sm80_sm90_and_ptxas_registers(examples_path):
                           f"{rep['registers']} registers, spills {rep['spill_stores']}/{rep['spill_loads']} B")
                     assert rep["registers"] > 0
                     assert rep["spill_stores"] == 0 and rep["spill_loads"] == 0, rep["log"]
+
+
+@pytest.mark.slow
+def test_gpu_stencil_benchmark_smoke_run():
+    """benchmarks/gpu_stencil.py --smoke runs end to end in the CUDA simulator (so it will
+    not crash on a GPU machine for want of a code path never run)."""
+    script = os.path.join(os.path.dirname(os.path.dirname(HERE)), "benchmarks", "gpu_stencil.py")
+    r = subprocess.run([sys.executable, script, "--smoke", "--no-threads"], capture_output=True, text=True,
+                       timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = [line for line in r.stdout.splitlines() if line.startswith(("heat", "brusselator"))]
+    assert len(rows) == 4 and all(line.endswith("0.0e+00") for line in rows), r.stdout
