@@ -30,7 +30,8 @@ def parse():
     ap.add_argument("--cpu-n", type=int, default=1 << 14)
     ap.add_argument("--threads-per-block", type=int, default=128)
     ap.add_argument("--cases", default="lorenz-fixed,lorenz-adaptive,robertson")
-    ap.add_argument("--simulate", action="store_true", help="run under NUMBA_ENABLE_CUDASIM, 16 trajectories")
+    ap.add_argument("--simulate", "--smoke", dest="simulate", action="store_true",
+                    help="run under NUMBA_ENABLE_CUDASIM, 16 trajectories")
     return ap.parse_args()
 
 

@@ -122,6 +122,9 @@ def compile(system, *, backend: str = "numba", cache: bool = True, **options):
     CompiledModel
     """
     from .model import CompiledModel
+    if getattr(system, "is_pde", False) and backend == "cuda":  # CPU loop nests + CUDA stencils
+        from .backends.cuda.stencil import compile_pde_cuda
+        return compile_pde_cuda(system, cache=cache, **options)
     if getattr(system, "is_pde", False):  # PDEs on grids: stencil pipeline (symgen.pde)
         from .pde.build import compile_pde
         return compile_pde(system, backend=backend, cache=cache, **options)

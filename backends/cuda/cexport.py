@@ -10,7 +10,7 @@ from symgen.drivers import common
 from symgen.ir.kernels import KernelSet
 
 from .device import ENV, device_views
-from .linalg import UNROLL_MAX, n_swap_flags
+from .linalg import has_lu as _has_lu, n_swap_flags
 from .printer import CudaCPrinter
 
 __all__ = ["render_cuda_c", "export_cuda_c"]
@@ -56,7 +56,7 @@ def render_cuda_c(kset: KernelSet, key: str, version: str) -> str:
     views = device_views(kset, CudaCPrinter, ";")
     for v in views:
         v.c_params = _C_PARAMS[tuple(v.params)]
-    has_lu = n <= UNROLL_MAX
+    has_lu = _has_lu(n)
     return ENV.get_template("cuda_ensemble.cu.j2").render(
         kernels=views, key=key, version=version, n=n, n_params=len(kset.problem.params),
         n_params1=max(1, len(kset.problem.params)), n_flags=n_swap_flags(n), has_lu=has_lu,

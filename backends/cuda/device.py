@@ -7,7 +7,8 @@ The module's ``make(jit, F)`` returns a dict of device functions for the float t
 * ``jac(t, y, p, out)``: dense row-major Jacobian (scattered from the sparse values);
 * ``jac_values(t, y, p, out)``: Jacobian values on the static CSR pattern;
 * ``jvp(t, y, p, v, out)``: ``out = J(t, y, p) v`` without forming J;
-* ``lu_factor(a, s)`` / ``lu_solve(a, s, b)``: unrolled pivoted LU of size n (n small).
+* ``lu_factor(a, s)`` / ``lu_solve(a, s, b)``: pivoted LU of size n (unrolled for
+  n <= 16, looped up to 64; absent above).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import jinja2
 
 from symgen.ir.kernels import KernelSet
 
-from .linalg import UNROLL_MAX, lu_factor_lines, lu_solve_lines, n_swap_flags
+from .linalg import has_lu, lu_lines, n_swap_flags
 from .printer import CudaCPrinter, DevicePrinter
 
 __all__ = ["device_views", "render_device_module", "ENV"]
@@ -74,10 +75,10 @@ def device_views(kset: KernelSet, printer_cls=DevicePrinter, end: str = "") -> l
     zero = "T(0.0)" if printer_cls is CudaCPrinter else "F(0.0)"
     jvp = temps(k, pr) + [f"out[{i}] = {' + '.join(rows.get(i, [zero]))}{end}" for i in range(n)]
     views.append(_view("jvp", ("t", "y", "p", "v", "out"), jvp, n, False, n, len(k.body)))
-    if n <= UNROLL_MAX:
-        c = printer_cls is CudaCPrinter
-        views.append(_view("lu_factor", ("a", "s"), lu_factor_lines(n, c), n * n))
-        views.append(_view("lu_solve", ("a", "s", "b"), lu_solve_lines(n, c), n))
+    if has_lu(n):
+        factor, solve = lu_lines(n, printer_cls is CudaCPrinter)
+        views.append(_view("lu_factor", ("a", "s"), factor, n * n))
+        views.append(_view("lu_solve", ("a", "s", "b"), solve, n))
     return views
 
 
@@ -87,5 +88,5 @@ def render_device_module(kset: KernelSet, key: str, version: str) -> tuple:
     views = device_views(kset)
     text = ENV.get_template("cuda_device.py.j2").render(
         kernels=views, key=key, version=version, n=n, n_params=len(kset.problem.params),
-        n_flags=n_swap_flags(n), has_lu=n <= UNROLL_MAX, jac_nnz=kset.jac.nnz)
+        n_flags=n_swap_flags(n), has_lu=has_lu(n), jac_nnz=kset.jac.nnz)
     return text, views

@@ -73,7 +73,9 @@ def cuda_kernel_function(dev_mod, method: str, F):
                                   us[i], stats[i], k1, k2, k3, k4, k5, k6, k7, yt)
         return kernel
     if not getattr(dev_mod, "HAS_LU", False):
-        raise BackendError(f"the Rosenbrock ensemble solver is for small systems; this model has {n} states")
+        from .linalg import LOOP_MAX
+        raise BackendError(f"the Rosenbrock ensemble solver takes at most {LOOP_MAX} states; "
+                           f"this model has {n}")
     nflags = dev_mod.N_SWAP_FLAGS
     nsq = n * n
     solve = make_ros3p(dev, device_jit, F, n)

@@ -11,18 +11,114 @@ recorded as a 0/1 flag and replayed on the right-hand side at solve time, again 
 constant indices only.
 
 Each generator returns the body lines in device Python (``c=False``) or CUDA C.
+
+Medium systems (``UNROLL_MAX < n <= LOOP_MAX``) get a looped factorization instead
+(:func:`lu_lines`): the matrix lives in thread-local memory (on a GPU: local memory,
+cached in L1/L2), partial pivoting picks the largest entry of the column and records
+the pivot row in ``s[k]`` (``n`` entries, exact integers in float32 too), and rows
+with a zero multiplier are skipped (stencil-like Jacobians are sparse).
 """
 from __future__ import annotations
 
-__all__ = ["lu_factor_lines", "lu_solve_lines", "n_swap_flags", "UNROLL_MAX"]
+__all__ = ["lu_factor_lines", "lu_solve_lines", "lu_lines", "n_swap_flags", "has_lu", "UNROLL_MAX",
+           "LOOP_MAX"]
 
 #: largest system factored with fully unrolled code (lines grow as n^3 / 3)
 UNROLL_MAX = 16
+#: largest system the per-thread Rosenbrock solvers take (looped LU in local memory:
+#: two n x n work matrices per thread, 64 KiB at n = 64 in float64)
+LOOP_MAX = 64
+
+
+def has_lu(n: int) -> bool:
+    """Whether the device module of an ``n``-state model has ``lu_factor``/``lu_solve``."""
+    return n <= LOOP_MAX
 
 
 def n_swap_flags(n: int) -> int:
-    """Number of swap flags of an ``n x n`` factorization (at least 1: no empty arrays)."""
-    return max(1, n * (n - 1) // 2)
+    """Length of the pivot record ``s`` of an ``n x n`` factorization: swap flags when
+    unrolled, pivot rows when looped (at least 1: no empty arrays)."""
+    return max(1, n * (n - 1) // 2) if n <= UNROLL_MAX else n
+
+
+def lu_lines(n: int, c: bool = False) -> tuple:
+    """``(factor lines, solve lines)``: unrolled up to :data:`UNROLL_MAX`, looped above."""
+    if n <= UNROLL_MAX:
+        return lu_factor_lines(n, c), lu_solve_lines(n, c)
+    return lu_factor_loop_lines(n, c), lu_solve_loop_lines(n, c)
+
+
+def lu_factor_loop_lines(n: int, c: bool = False) -> list:
+    """Looped ``lu_factor(a, s) -> ok`` (same contract as :func:`lu_factor_lines`, the
+    pivot row of column ``k`` in ``s[k]``)."""
+    if c:
+        return [
+            f"for (int k = 0; k < {n}; ++k) {{",
+            f"    int piv = k; T big = fabs(a[k * {n} + k]);",
+            f"    for (int i = k + 1; i < {n}; ++i) {{ T w = fabs(a[i * {n} + k]); "
+            "if (w > big) { big = w; piv = i; } }",
+            "    s[k] = T(piv);",
+            f"    if (piv != k) for (int j = 0; j < {n}; ++j) "
+            f"{{ T w = a[k * {n} + j]; a[k * {n} + j] = a[piv * {n} + j]; a[piv * {n} + j] = w; }}",
+            f"    if (a[k * {n} + k] == T(0.0)) return 1;",
+            f"    const T r = T(1.0) / a[k * {n} + k];",
+            f"    for (int i = k + 1; i < {n}; ++i) {{",
+            f"        const T l = a[i * {n} + k] * r;",
+            f"        a[i * {n} + k] = l;",
+            f"        if (l != T(0.0)) for (int j = k + 1; j < {n}; ++j) a[i * {n} + j] -= l * a[k * {n} + j];",
+            "    }",
+            "}",
+            "return 0;"]
+    return [
+        f"for k in range({n}):",
+        "    piv = k",
+        f"    big = abs(a[k * {n} + k])",
+        f"    for i in range(k + 1, {n}):",
+        f"        w = abs(a[i * {n} + k])",
+        "        if w > big:",
+        "            big = w",
+        "            piv = i",
+        "    s[k] = F(piv)",
+        "    if piv != k:",
+        f"        for j in range({n}):",
+        f"            a[k * {n} + j], a[piv * {n} + j] = a[piv * {n} + j], a[k * {n} + j]",
+        f"    if a[k * {n} + k] == F(0.0):",
+        "        return 1",
+        f"    r = F(1.0) / a[k * {n} + k]",
+        f"    for i in range(k + 1, {n}):",
+        f"        l = a[i * {n} + k] * r",
+        f"        a[i * {n} + k] = l",
+        "        if l != F(0.0):",
+        f"            for j in range(k + 1, {n}):",
+        f"                a[i * {n} + j] -= l * a[k * {n} + j]",
+        "return 0"]
+
+
+def lu_solve_loop_lines(n: int, c: bool = False) -> list:
+    """Looped ``lu_solve(a, s, b)`` for the factors of :func:`lu_factor_loop_lines`."""
+    if c:
+        return [
+            f"for (int k = 0; k < {n}; ++k) {{ const int piv = (int)s[k]; "
+            "if (piv != k) { T w = b[k]; b[k] = b[piv]; b[piv] = w; } }",
+            f"for (int i = 1; i < {n}; ++i) {{ T acc = b[i]; "
+            f"for (int j = 0; j < i; ++j) acc -= a[i * {n} + j] * b[j]; b[i] = acc; }}",
+            f"for (int i = {n - 1}; i >= 0; --i) {{ T acc = b[i]; "
+            f"for (int j = i + 1; j < {n}; ++j) acc -= a[i * {n} + j] * b[j]; b[i] = acc / a[i * {n} + i]; }}"]
+    return [
+        f"for k in range({n}):",
+        "    piv = int(s[k])",
+        "    if piv != k:",
+        "        b[k], b[piv] = b[piv], b[k]",
+        f"for i in range(1, {n}):",
+        "    acc = b[i]",
+        "    for j in range(i):",
+        f"        acc -= a[i * {n} + j] * b[j]",
+        "    b[i] = acc",
+        f"for i in range({n - 1}, -1, -1):",
+        "    acc = b[i]",
+        f"    for j in range(i + 1, {n}):",
+        f"        acc -= a[i * {n} + j] * b[j]",
+        f"    b[i] = acc / a[i * {n} + i]"]
 
 
 def _flag_index(n: int, k: int, i: int) -> int:

@@ -171,7 +171,8 @@ def ensemble(model, params=None, y0=None, t_span=(0.0, 1.0), *, saveat=None, met
         the solver steps exactly onto each of them.
     method : {"tsit5", "rosenbrock"}
         Tsitouras 5(4) explicit, or the ROS3P Rosenbrock method with the generated
-        Jacobian and an unrolled LU (small stiff systems, up to 16 states).
+        Jacobian and a per-thread pivoted LU (unrolled up to 16 states, looped in
+        local memory up to 64).
     backend : {"cpu", "cuda", "dask"}
         Threads over trajectories; one trajectory per GPU thread; Dask tasks
         (``scheduler`` address, or a local cluster of ``n_workers`` processes).
@@ -211,9 +212,11 @@ def ensemble(model, params=None, y0=None, t_span=(0.0, 1.0), *, saveat=None, met
     ys = _table(model, y0, model.states, model._sidx, "initial value")
     ys, ps = _broadcast(ys, ps, "ensemble")
     ntraj = ys.shape[0]
-    if solver == "ros3p" and len(model.states) > 16:
-        raise SolverError(f"method='rosenbrock' is for small systems (at most 16 states); "
-                          f"this model has {len(model.states)}")
+    from ..backends.cuda.linalg import LOOP_MAX
+    if solver == "ros3p" and len(model.states) > LOOP_MAX:
+        raise SolverError(f"method='rosenbrock' is a per-trajectory solver for small and medium systems "
+                          f"(at most {LOOP_MAX} states: dense LU per thread); this model has "
+                          f"{len(model.states)}; use method='tsit5' or model.solve per trajectory")
     from .device import device_module
     dev_mod = device_module(model)
     args = (np.ascontiguousarray(ys, dtype=dtype), np.ascontiguousarray(ps, dtype=dtype),
