@@ -241,3 +241,34 @@ def export_stencil_cu(model, out_dir, dtype=None, stem: str = "stencil") -> dict
     pcu.write_text(cu)
     ph.write_text(h)
     return {"cu": pcu, "h": ph}
+
+
+def export_cuda_target(model_or_system, out, *, name=None, cache: bool = True) -> dict:
+    """``sg.export(..., target="cuda")``: CUDA C source of a model, no GPU needed.
+
+    A PDE model or system: ``<name>.cu`` and ``<name>.h`` (the stencil kernels and host
+    launch helpers, :func:`export_stencil_cu`); an ODE model or system: ``<name>.cu`` (its
+    device functions and ensemble solvers, :func:`.cexport.export_cuda_c`).
+    """
+    from symgen.aot.native import c_identifier
+    from symgen.errors import ExportError
+    from symgen.model import CompiledModel
+    from symgen.pipeline import compile as sg_compile
+    model = model_or_system
+    if not (hasattr(model, "stencil") or isinstance(model, CompiledModel)):
+        if not hasattr(model, "problem") and type(model).__name__ not in ("PDESystem", "Problem"):
+            raise ExportError(f"export needs a system or a compiled model, got {type(model).__name__}")
+        model = sg_compile(model_or_system, cache=cache)
+    prefix = c_identifier(name if name is not None else getattr(model, "name", "model"))
+    if name is not None and prefix != name:
+        raise ExportError("export name must be a C identifier (letters, digits, _; not starting with sg_)",
+                          symbol=repr(name))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if hasattr(model, "stencil"):
+        files = export_stencil_cu(model, out, stem=prefix)
+    else:
+        from .cexport import export_cuda_c
+        files = {"cu": out / f"{prefix}.cu"}
+        export_cuda_c(model, files["cu"])
+    return {"directory": out, **files, "model": model}

@@ -75,10 +75,12 @@ def export(model_or_system, target: str = "python", out=".", *, name: str | None
     model_or_system : CompiledModel or ODESystem
         The model (a model compiled with another backend is rebuilt with the LLVM
         backend: the artifact's kernels are LLVM object code).
-    target : {"python", "c"}
+    target : {"python", "c", "cuda"}
         ``python``: the package directory ``out/<name>/`` (``import <name>`` needs only
         NumPy); ``c``: ``lib<name>.so``, ``<name>.h``, ``<name>.py`` and ``manifest.json``
-        in ``out``.
+        in ``out``; ``cuda``: CUDA C source in ``out`` (``<name>.cu`` and ``<name>.h``
+        with the stencil kernels of a PDE model, ``<name>.cu`` with the ensemble solvers
+        of an ODE model; see :mod:`symgen.backends.cuda.stencil_cexport`).
     out : path
         Output directory (created).
     name : str, optional
@@ -104,6 +106,11 @@ def export(model_or_system, target: str = "python", out=".", *, name: str | None
         ``directory``, ``library``, ``manifest`` and ``timings`` (seconds).
     """
     from ..backends.llvm.backend import LLVMBackend, _compile_module
+    if target == "cuda":  # CUDA C source: PDE stencil kernels, or ODE ensemble solvers
+        from ..backends.cuda.stencil_cexport import export_cuda_target
+        t0 = time.perf_counter()
+        res = export_cuda_target(model_or_system, out, name=name, cache=cache)
+        return ExportResult(res, timings={"export": time.perf_counter() - t0})
     if target not in TARGETS:
         raise ExportError(f"unknown export target {target!r}; choose one of {list(TARGETS)}")
     if flavour not in FLAVOURS or (flavour == "numba" and target != "python"):

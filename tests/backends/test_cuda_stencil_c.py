@@ -202,3 +202,19 @@ def test_stencil_cu_is_grid_independent_names_free_and_checks_input(tmp_path):
         export_stencil_cu(m, tmp_path, dtype=np.int32)
     with pytest.raises(sg.BackendError, match="stem"):
         export_stencil_cu(m, tmp_path, stem="../x")
+
+
+def test_sg_export_target_cuda(tmp_path, examples_path):
+    """``sg.export(..., target="cuda")``: stencil .cu/.h for a PDE system or model, the
+    ensemble .cu for an ODE model; names are checked."""
+    m = _heat3d((5, 4, 6))
+    res = sg.export(m.system, target="cuda", out=tmp_path / "a", name="heat")
+    assert res.cu.name == "heat.cu" and res.h.name == "heat.h"
+    assert res.cu.read_text() == export_stencil_cu(m, tmp_path / "b", stem="heat")["cu"].read_text()
+    from lorenz import build as lorenz
+    res = sg.export(sg.compile(lorenz()), target="cuda", out=tmp_path / "c")
+    assert res.cu.suffix == ".cu" and "sg_tsit5_f64" in res.cu.read_text()
+    with pytest.raises(sg.ExportError, match="C identifier"):
+        sg.export(m, target="cuda", out=tmp_path / "d", name="sg_bad")
+    with pytest.raises(sg.ExportError, match="system or a compiled model"):
+        sg.export(object(), target="cuda", out=tmp_path / "e")
