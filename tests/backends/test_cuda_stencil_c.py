@@ -145,7 +145,21 @@ def test_stencil_cu_compiles_with_nvcc_ptx_and_ptxas(name, models, tmp_path):
 @pytest.mark.skipif(cxx is None, reason="no C++ compiler")
 @pytest.mark.parametrize("name", ["brusselator", "heat3d"])
 def test_stencil_cu_on_host_matches_cpu_kernels(name, models, tmp_path):
-    m = models[name]
+    _host_check(models[name], tmp_path)
+
+
+@pytest.mark.skipif(cxx is None, reason="no C++ compiler")
+@pytest.mark.parametrize("case", ["1d_o2_two_fields", "1d_o4_periodic", "2d_o2_inner_periodic", "3d_o4_periodic"])
+def test_stencil_cu_on_host_more_boundaries(case, tmp_path):
+    """Order 4, Robin-free 1D/2D/3D cases of the numba.cuda stencil tests: time- and
+    coordinate-dependent Dirichlet/Neumann data, upwinding, two fields, periodic wraps."""
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from cuda_stencil_models import model
+    pde, order = model(case)
+    _host_check(sg.compile(pde, order=order), tmp_path)
+
+
+def _host_check(m, tmp_path):
     export_stencil_cu(m, tmp_path, dtype=np.float64)
     (tmp_path / "harness.cpp").write_text(_HARNESS)
     exe = tmp_path / "harness"
