@@ -149,10 +149,12 @@ def test_stencil_cu_on_host_matches_cpu_kernels(name, models, tmp_path):
 
 
 @pytest.mark.skipif(cxx is None, reason="no C++ compiler")
-@pytest.mark.parametrize("case", ["1d_o2_two_fields", "1d_o4_periodic", "2d_o2_inner_periodic", "3d_o4_periodic"])
+@pytest.mark.parametrize("case", ["1d_o2_two_fields", "1d_o4_periodic", "2d_o2_inner_periodic", "3d_o4_periodic"]
+                         + [pytest.param(c, marks=pytest.mark.slow)  # CPU reference compiles for minutes
+                            for c in ("2d_o4_outer_periodic", "3d_o2_mixed")])
 def test_stencil_cu_on_host_more_boundaries(case, tmp_path):
-    """Order 4, Robin-free 1D/2D/3D cases of the numba.cuda stencil tests: time- and
-    coordinate-dependent Dirichlet/Neumann data, upwinding, two fields, periodic wraps."""
+    """The 1D/2D/3D order-2/4 cases of the numba.cuda stencil tests: time- and
+    coordinate-dependent Dirichlet/Neumann/Robin data, upwinding, two fields, periodic wraps."""
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
     from cuda_stencil_models import model
     pde, order = model(case)
