@@ -29,7 +29,7 @@ from symgen.ir.kernels import KernelSet
 
 from .emitter import DOUBLE, I1, I8, I64, NAN, PTR, ZERO, FunctionBuilder, alloca, declare, define
 
-__all__ = ["ShardOptions", "kernel_functions", "symbol_operands", "module_text", "new_module",
+__all__ = ["ShardOptions", "kernel_functions", "symbol_operands", "module_text", "declarations", "new_module",
            "function_name", "zero_fill", "STACK_SCRATCH_SLOTS"]
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -270,9 +270,16 @@ def _entry(module, kernel, name, shard_fns, nslots):
     return fn
 
 
-def module_text(header: str, kernel_texts: list, module: ir.Module) -> str:
-    """Assemble the module text: header comment, the declarations of ``module``, the
-    kernels' function texts (each serialized once by llvmlite)."""
-    decls = [str(g).strip() for g in sorted(module.globals.values(), key=lambda g: g.name)
-             if isinstance(g, ir.Function) and g.is_declaration]
-    return "\n\n".join([header.rstrip(), "\n".join(decls), *kernel_texts]) + "\n"
+def declarations(module: ir.Module) -> dict:
+    """``{name: text}`` of the functions ``module`` declares (intrinsics, libm, malloc)."""
+    return {g.name: str(g).strip() for g in module.globals.values()
+            if isinstance(g, ir.Function) and g.is_declaration}
+
+
+def module_text(header: str, kernel_texts: list, decls) -> str:
+    """Assemble the module text: header comment, declarations (a module, or
+    :func:`declarations` of the modules the kernels were built in), the kernels'
+    function texts (each serialized once by llvmlite)."""
+    if isinstance(decls, ir.Module):
+        decls = declarations(decls)
+    return "\n\n".join([header.rstrip(), "\n".join(decls[n] for n in sorted(decls)), *kernel_texts]) + "\n"
