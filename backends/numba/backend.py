@@ -31,6 +31,11 @@ def _symbol_map(kset: KernelSet, kernel) -> dict:
     return m
 
 
+#: scratch arrays of at most this many doubles (32 KiB) live on the stack of the exported
+#: ``cfunc`` (larger ones: ``np.empty`` per call), as in the LLVM backend
+STACK_SCRATCH_SLOTS = 4096
+
+
 class _ShardMap(dict):
     """Symbol map of a sharded kernel: a temporary defined in an earlier shard is read
     from the scratch array ``s`` (its defining shard stores it there before returning)."""
@@ -63,7 +68,9 @@ class NumbaBackend:
         ``cfunc`` calls in order; temporaries used by a later shard travel through a
         scratch array.  Numba's compile time grows far faster than linearly with the
         size of one function (design note: 1,800 ops 7.8 s, 3,600 ops 68 s), so
-        bounded shards make its compile time grow linearly with the kernel.
+        bounded shards make its compile time grow linearly with the kernel.  Shards take
+        raw pointers (``y``, ``p``, ``out``, scratch); a scratch array of up to
+        :data:`STACK_SCRATCH_SLOTS` doubles is on the stack (no allocation per call).
     """
 
     name = "numba"
@@ -79,6 +86,7 @@ class NumbaBackend:
             lines, shards, nslots = self._kernel_lines(kset, k)
             views.append(SimpleNamespace(
                 name=k.name, args=k.args, lines=lines, shards=shards, n_slots=max(nslots, 1),
+                stack_scratch=nslots <= STACK_SCRATCH_SLOTS,
                 zero_fill=k.zero_fill, out_size=k.out_size,
                 n_outputs=len(k.outputs), n_temps=len(k.body),
                 signature="SIG_RESIDUAL" if k.args in (RESIDUAL_ARGS, VECTOR_ARGS) else "SIG"))
