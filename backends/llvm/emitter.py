@@ -193,6 +193,14 @@ class FunctionBuilder:
         self.size += 1
         return self.ir.call(fn, args)
 
+    def close(self) -> None:
+        """Forget the memo and the resolver (they reference every value of the function
+        and, through the caller's closure, each other): the IR objects can then be freed
+        by reference counting alone."""
+        self._memo = {}
+        self._scopes = []
+        self._resolve = None
+
     def bind(self, symbol, operand) -> None:
         """Make ``symbol`` evaluate to ``operand`` in this function."""
         self._remember(symbol, operand)

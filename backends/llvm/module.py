@@ -179,12 +179,15 @@ def kernel_functions(module: ir.Module, kernel, operands: dict, name: str,
             cur = new_shard()
 
     if len(shards) == 1:
-        return [_single(module, kernel, name, shards[0])], 1
+        fn = _single(module, kernel, name, shards[0])
+        shards[0].builder.close()
+        return [fn], 1
     for s in shards:
         b = s.builder
         for operand, slot, boolean in s.spills:
             b.store(b.ir.uitofp(operand, DOUBLE) if boolean else operand, s.args["s"], slot)
         b.ir.ret_void()
+        b.close()
     entry = _entry(module, kernel, name, [s.builder.function for s in shards], len(slots))
     return [entry] + [s.builder.function for s in shards], len(shards)
 
