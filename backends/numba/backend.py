@@ -38,13 +38,15 @@ STACK_SCRATCH_SLOTS = 4096
 
 class _ShardMap(dict):
     """Symbol map of a sharded kernel: a temporary defined in an earlier shard is read
-    from the scratch array ``s`` (its defining shard stores it there before returning)."""
+    from the scratch array ``s`` once per shard, into a local of the same name (its
+    defining shard stores it there before returning)."""
 
     def __init__(self, base: dict, owner: dict, shards: list):
         super().__init__(base)
         self.owner = owner      # temporary -> (shard index, identifier)
         self.shards = shards    # per shard: {"lines": [...], "spills": [...]}
         self.slots: dict = {}
+        self.loaded: list = []  # temporaries read into locals by the current shard
 
     def __missing__(self, sym):
         k, ident = self.owner[sym]          # KeyError: a symbol the kernel does not know
@@ -54,7 +56,16 @@ class _ShardMap(dict):
         if slot is None:
             slot = self.slots[sym] = len(self.slots)
             self.shards[k]["spills"].append(f"s[{slot}] = {ident}")
-        return f"s[{slot}]"
+        self.shards[-1]["lines"].append(f"{ident} = s[{slot}]")  # before the statement using it
+        self[sym] = ident
+        self.loaded.append(sym)
+        return ident
+
+    def new_shard(self) -> None:
+        for sym in self.loaded:
+            del self[sym]
+        self.loaded = []
+        self.shards.append({"lines": [], "spills": [], "chars": 0})
 
 
 class NumbaBackend:
@@ -120,7 +131,7 @@ class NumbaBackend:
             if sym is not None:
                 owner[sym] = (len(shards) - 1, target)
             if (len(cur["lines"]) >= self.max_lines or cur["chars"] >= self.max_chars) and n + 1 < len(items):
-                shards.append({"lines": [], "spills": [], "chars": 0})
+                smap.new_shard()
         return [], [sh["lines"] + sh["spills"] for sh in shards], len(smap.slots)
 
     def build(self, source: Source, directory: Path):
