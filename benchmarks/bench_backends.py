@@ -29,8 +29,11 @@ the 2,819 scratch-array reads of the 513 temporaries shared across Numba's 18 sh
 with no noalias information for Numba's pointers; after that run each shard reads a
 shared temporary once into a local: N=16 jac_values 1.2 us vs LLVM 0.47 us, 0.39x,
 rhs 0.80x, in a separate interleaved check on the same machine);
-N=64: LLVM 17.6 s; BCR: see the report of the run (Numba at nice 19 did not get enough
-CPU time to finish in the session).
+N=64 (8192 states, rhs 86k ops): 55.4x (974.4 s vs 17.6 s; whole compile() 986.5 s vs
+27.7 s), rhs 0.80x (13.8 vs 17.3 us), jac_values 0.39x (13.6 vs 34.5 us);
+BCR: LLVM compile() 43.8 s (backend emit+build 26.9 s); Numba was still compiling when
+the session ended (run at commit b5eae3d; the N=8/16/64 Numba kernels there read
+shared temporaries from the scratch array at every use).
 
 Run: python benchmarks/bench_backends.py [--timeout 600] [--models bruss8,bruss16,bruss64,bcr]
      [--backends llvm,numba]
