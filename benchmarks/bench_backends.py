@@ -16,11 +16,24 @@ both see the same machine load.  The parent
 prints the ratios: compile numba/llvm (goal >= 5x on the largest kernel) and run time
 llvm/numba (goal <= 1.1x).
 
-Measured on the shared 2-core machine (2026-11-25, other jobs running; figures vary ~3x
-with the load): backend emit+build, Numba/LLVM: Brusselator N=8 58-118x, N=16 277x
-(162 s vs 0.59 s); N=64 and BCR: Numba did not finish (N=64: > 600 s vs 20 s; BCR:
-> 900 s vs 36.7 s, > 24x).  Kernel run time LLVM/Numba (interleaved): N=8 rhs 0.99x,
-jac_values 1.02x; N=16 0.94x, 0.96x.
+The Numba backend shards kernels of more than 200 statements into ``@njit`` functions
+(raw pointers, stack scratch array), so its compile time grows linearly with the kernel;
+the LLVM backend builds its IR with llvmlite's IR builder.
+
+Measured on the shared 2-core machine (2026-11-25, ``nice -n 19``, load average 3-8 from
+other jobs; figures vary several-fold with the load), backend emit+build Numba/LLVM and
+kernel run time LLVM/Numba (interleaved):
+Brusselator N=8: 250x (167.5 s vs 0.67 s), rhs 0.74x, jac_values 0.81x;
+N=16: 67.6x (185.2 s vs 2.74 s), rhs 0.98x, jac_values 0.25x (not investigated; a guess:
+the 2,819 scratch-array reads of the 513 temporaries shared across Numba's 18 shards,
+with no noalias information for Numba's pointers; after that run each shard reads a
+shared temporary once into a local: N=16 jac_values 1.2 us vs LLVM 0.47 us, 0.39x,
+rhs 0.80x, in a separate interleaved check on the same machine);
+N=64 (8192 states, rhs 86k ops): 55.4x (974.4 s vs 17.6 s; whole compile() 986.5 s vs
+27.7 s), rhs 0.80x (13.8 vs 17.3 us), jac_values 0.39x (13.6 vs 34.5 us);
+BCR: LLVM compile() 43.8 s (backend emit+build 26.9 s); Numba was still compiling when
+the session ended (run at commit b5eae3d; the N=8/16/64 Numba kernels there read
+shared temporaries from the scratch array at every use).
 
 Run: python benchmarks/bench_backends.py [--timeout 600] [--models bruss8,bruss16,bruss64,bcr]
      [--backends llvm,numba]

@@ -1,9 +1,12 @@
 """LLVM backend: kernels as LLVM IR (llvmlite), sharded into bounded functions,
 compiled ahead of time into a shared library cached on disk.
 
-Modules: :mod:`.emitter` (expressions -> instructions), :mod:`.module` (kernels ->
-sharded functions -> module text), :mod:`.backend` (emit/build with llvmlite, the
-disk cache of shared libraries, Numba-callable kernels).
+Modules: :mod:`.emitter` (expressions -> instructions, with llvmlite's IR builder),
+:mod:`.module` (kernels -> sharded functions -> module text), :mod:`.backend` (emit,
+then parse/verify/optimize/compile with llvmlite.binding, the disk cache of shared
+libraries, Numba-callable kernels, and the public helpers ``target_machine``,
+``fingerprint``, ``compile_module``, ``jit``, ``link`` and ``LOADED`` that other kernel
+families, e.g. :mod:`symgen.opt.emit_llvm`, build on).
 """
 from .backend import LLVMBackend, LLVMKernels
 from .module import ShardOptions

@@ -1,4 +1,4 @@
-"""Kernel IR -> LLVM functions with bounded size (sharding) -> one textual module.
+"""Kernel IR -> LLVM functions with bounded size (sharding), built with llvmlite.ir.
 
 A kernel whose code exceeds ``max_ops`` instructions or ``max_outputs`` stores is
 split into internal ``noinline`` shard functions that the exported entry calls in
@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from llvmlite import ir
 from sympy import Symbol
 from sympy.logic.boolalg import Boolean
 
@@ -27,21 +28,22 @@ from symgen.errors import BackendError
 from symgen.ir.kernels import KernelSet
 from symgen.passes.schedule import emission_order
 
-from .emitter import NAN, ZERO, FunctionBuilder, declaration
+from .emitter import DOUBLE, I1, I8, I64, NAN, PTR, ZERO, FunctionBuilder, alloca, declare, define
 
-__all__ = ["ShardOptions", "kernel_functions", "symbol_operands", "module_text", "function_name"]
+__all__ = ["ShardOptions", "kernel_functions", "symbol_operands", "module_text", "declarations", "new_module",
+           "function_name", "zero_fill", "STACK_SCRATCH_SLOTS"]
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 #: scratch arrays of at most this many doubles (32 KiB) live on the stack of the entry
 #: function; malloc + free per call cost ~20 % of a 1,200-op kernel (2D Brusselator N=8)
 STACK_SCRATCH_SLOTS = 4096
-#: LLVM parameter list for each argument role
+#: LLVM parameter type and attributes for each argument role
 # ``noalias``: the drivers and the model always pass distinct arrays for y, yp, p and out
 # (the kernel contract, see symgen.drivers.common); without it every store to out would
 # force LLVM to reload the y and p values it has already read
-_PARAM = {"t": "double %t", "y": "ptr noalias readonly %y", "yp": "ptr noalias readonly %yp",
-          "p": "ptr noalias readonly %p", "out": "ptr noalias %out",
-          "v": "ptr noalias readonly %v"}
+_PARAM = {"t": (DOUBLE, ()), "y": (PTR, ("noalias", "readonly")), "yp": (PTR, ("noalias", "readonly")),
+          "p": (PTR, ("noalias", "readonly")), "out": (PTR, ("noalias",)),
+          "v": (PTR, ("noalias", "readonly"))}
 
 
 @dataclass(frozen=True)
@@ -68,31 +70,46 @@ def function_name(key: str, kernel: str) -> str:
     return f"symgen_{key[:16]}_{kernel}"
 
 
+def new_module() -> ir.Module:
+    """An empty llvmlite module (target triple and data layout are set when compiling)."""
+    mod = ir.Module()
+    mod.triple = ""
+    return mod
+
+
 def symbol_operands(kset: KernelSet) -> dict:
-    """``{symbol: (argument, index or None)}`` for time, states, parameters and y'."""
+    """``{symbol: (argument role, index or None)}`` for time, states, parameters and y'."""
     pb = kset.problem
-    m = {pb.t: ("%t", None)}
-    m.update({s: ("%y", i) for i, s in enumerate(pb.states)})
-    m.update({s: ("%p", i) for i, s in enumerate(pb.params)})
-    m.update({s: ("%yp", i) for i, s in enumerate(kset.yp_symbols)})
-    m.update({s: ("%v", i) for i, s in enumerate(kset.v_symbols)})
+    m = {pb.t: ("t", None)}
+    m.update({s: ("y", i) for i, s in enumerate(pb.states)})
+    m.update({s: ("p", i) for i, s in enumerate(pb.params)})
+    m.update({s: ("yp", i) for i, s in enumerate(kset.yp_symbols)})
+    m.update({s: ("v", i) for i, s in enumerate(kset.v_symbols)})
     return m
 
 
 class _Shard:
-    __slots__ = ("builder", "outputs", "spills")
+    __slots__ = ("builder", "args", "outputs", "spills")
 
-    def __init__(self, builder):
+    def __init__(self, builder, args):
         self.builder = builder
+        self.args = args       # role -> ir.Argument ("s": the scratch array)
         self.outputs = 0
-        self.spills: list = []  # (operand, slot) stored before returning
+        self.spills: list = []  # (operand, slot, boolean) stored before returning
 
 
-def kernel_functions(kernel, operands: dict, name: str, opts: ShardOptions = ShardOptions()):
-    """LLVM function definitions of one kernel.
+def _params(kernel, scratch: bool) -> list:
+    params = [_PARAM[a] + (a,) for a in kernel.args]
+    return params + [(PTR, ("noalias",), "s")] if scratch else params
+
+
+def kernel_functions(module: ir.Module, kernel, operands: dict, name: str,
+                     opts: ShardOptions = ShardOptions()):
+    """Define the LLVM functions of one kernel in ``module``.
 
     Parameters
     ----------
+    module : llvmlite.ir.Module
     kernel : symgen.ir.kernels.Kernel
     operands : dict
         From :func:`symbol_operands`.
@@ -102,21 +119,21 @@ def kernel_functions(kernel, operands: dict, name: str, opts: ShardOptions = Sha
 
     Returns
     -------
-    (list of str, set of str, int)
-        Function texts (entry first), names of called functions, number of shards.
+    (list of llvmlite.ir.Function, int)
+        The functions (exported entry first, then its shards) and the number of shards.
     """
     owner: dict = {}   # temporary -> (shard index, operand)
     slots: dict = {}   # temporary -> scratch slot
     booleans: set = set()  # temporaries holding an i1 (spilled as 0.0 / 1.0)
     shards: list[_Shard] = []
-
-    allowed = {"%" + a for a in kernel.args}
+    roles = tuple(kernel.args)
 
     def resolve(builder, sym):
         if sym in operands:
-            arg, idx = operands[sym]
-            if arg not in allowed:
-                raise BackendError(f"kernel {kernel.name} has no argument {arg[1:]}", symbol=str(sym))
+            role, idx = operands[sym]
+            if role not in roles:
+                raise BackendError(f"kernel {kernel.name} has no argument {role}", symbol=str(sym))
+            arg = shards[-1].args[role]
             return arg if idx is None else builder.load(arg, idx)
         if sym not in owner:
             raise BackendError(f"kernel {kernel.name} uses a symbol it does not define", symbol=str(sym))
@@ -126,11 +143,19 @@ def kernel_functions(kernel, operands: dict, name: str, opts: ShardOptions = Sha
         if sym not in slots:
             slots[sym] = len(slots)
             shards[k].spills.append((operand, slots[sym], sym in booleans))
-        v = builder.load("%s", slots[sym])
-        return builder.instr(f"fcmp une double {v}, {ZERO}") if sym in booleans else v
+        v = builder.load(shards[-1].args["s"], slots[sym])
+        if sym in booleans:
+            builder.size += 1
+            return builder.ir.fcmp_unordered("!=", v, ZERO)
+        return v
 
+    # the sharded layout is known only at the end: shards are built as internal functions
+    # first; a kernel that fits in one is then renamed into the exported entry
     def new_shard():
-        shards.append(_Shard(FunctionBuilder(resolve)))
+        fn = define(module, f"{name}_s{len(shards)}", _params(kernel, True), linkage="internal",
+                    attrs=("noinline", "nounwind"))
+        args = dict(zip(roles + ("s",), fn.args))
+        shards.append(_Shard(FunctionBuilder(fn, resolve), args))
         return shards[-1]
 
     cur = new_shard()
@@ -149,77 +174,116 @@ def kernel_functions(kernel, operands: dict, name: str, opts: ShardOptions = Sha
             owner[target] = (len(shards) - 1, v)
             b.bind(target, v)
         else:
-            b.store(v, "%out", index)
+            b.store(v, cur.args["out"], index)
             cur.outputs += 1
         if (b.size >= opts.max_ops or cur.outputs >= opts.max_outputs) and n + 1 < len(items):
             cur = new_shard()
 
-    calls = set().union(*(s.builder.calls for s in shards))
-    if _zero_fill(kernel):
-        calls.add("memset")
-    params = ", ".join(_PARAM[a] for a in kernel.args)
     if len(shards) == 1:
-        lines = shards[0].builder.lines  # "entry:" first
-        body = lines[:1] + _zero_fill(kernel) + lines[1:]
-        return [_define(f"define void @{name}({params}) #1", body)], calls, 1
-    texts = [_entry(kernel, name, params, len(shards), len(slots))]
-    for k, s in enumerate(shards):
+        fn = _single(module, kernel, name, shards[0])
+        shards[0].builder.close()
+        return [fn], 1
+    for s in shards:
         b = s.builder
         for operand, slot, boolean in s.spills:
-            b.store(b.instr(f"uitofp i1 {operand} to double") if boolean else operand, "%s", slot)
-        texts.append(_define(f"define internal void @{name}_s{k}({params}, ptr noalias %s) #2", b.lines))
-    heap = len(slots) > STACK_SCRATCH_SLOTS
-    return texts, calls | ({"malloc", "free"} if heap else set()), len(shards)
+            b.store(b.ir.uitofp(operand, DOUBLE) if boolean else operand, s.args["s"], slot)
+        b.ir.ret_void()
+        b.close()
+    entry = _entry(module, kernel, name, [s.builder.function for s in shards], len(slots))
+    return [entry] + [s.builder.function for s in shards], len(shards)
 
 
-def _define(header: str, lines: list) -> str:
-    return "\n".join([header + " {", *lines, "  ret void", "}"])
+def _single(module, kernel, name, shard):
+    """The one shard of a small kernel as the exported function (no scratch argument)."""
+    fn = shard.builder.function
+    module.globals.pop(fn.name)
+    fn.name = name
+    module.add_global(fn)
+    fn.linkage = ""
+    fn.attributes = type(fn.attributes)(("nounwind",))
+    fn.ftype = ir.FunctionType(fn.ftype.return_type, fn.ftype.args[:-1])
+    fn.type = fn.ftype.as_pointer()
+    fn.args = fn.args[:-1]
+    b = shard.builder.ir
+    entry = fn.blocks[0]
+    if _zero_fill(kernel):
+        b.position_at_start(entry)
+        zero_fill(module, b, fn.args[list(kernel.args).index("out")], kernel.out_size)
+        b.position_at_end(fn.blocks[-1])
+    b.ret_void()
+    return fn
 
 
-def _zero_fill(kernel) -> list:
-    if not kernel.zero_fill or kernel.out_size == 0:
-        return []
-    return [f"  call void @llvm.memset.p0.i64(ptr align 8 %out, i8 0, i64 {8 * kernel.out_size}, i1 false)"]
+def _zero_fill(kernel) -> bool:
+    return bool(kernel.zero_fill and kernel.out_size)
 
 
-def _entry(kernel, name, params, nshards, nslots) -> str:
-    args = ", ".join(_PARAM[a].split()[0] + " " + _PARAM[a].split()[-1] for a in kernel.args)
-    lines = _zero_fill(kernel)
+def zero_fill(module, b, out, size: int) -> None:
+    """``llvm.memset`` of ``size`` doubles at ``out`` (an 8-aligned pointer) through builder ``b``."""
+    call = b.call(declare(module, "llvm.memset"),
+                  [out, ir.Constant(I8, 0), ir.Constant(I64, 8 * size), ir.Constant(I1, 0)])
+    call.arg_attributes[0] = type(out.attributes)(())
+    call.arg_attributes[0].align = 8
+
+
+def _entry(module, kernel, name, shard_fns, nslots):
+    fn = define(module, name, _params(kernel, False))
+    # the entry is defined after its shards but printed before them (see kernel_functions)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    out = fn.args[list(kernel.args).index("out")]
+    if _zero_fill(kernel):
+        zero_fill(module, b, out, kernel.out_size)
+
+    def call_shards(scratch):
+        for s in shard_fns:
+            b.call(s, list(fn.args) + [scratch])
+
     if 0 < nslots <= STACK_SCRATCH_SLOTS:
-        lines += [f"  %s = alloca double, i64 {nslots}, align 8"]
-        lines += [f"  call void @{name}_s{k}({args}, ptr %s)" for k in range(nshards)]
-        return _define(f"define void @{name}({params}) #1", lines)
-    if nslots:
-        lines += [f"  %s = call ptr @malloc(i64 {8 * nslots})",
-                  "  %nomem = icmp eq ptr %s, null",
-                  "  br i1 %nomem, label %fail, label %run", "run:"]
-    scratch = "%s" if nslots else "null"
-    lines += [f"  call void @{name}_s{k}({args}, ptr {scratch})" for k in range(nshards)]
+        scratch = alloca(b, DOUBLE, nslots, name="s")
+        call_shards(scratch)
+        b.ret_void()
+        return fn
     if not nslots:
-        return _define(f"define void @{name}({params}) #1", lines)
-    lines += ["  call void @free(ptr %s)", "  ret void", "fail:"]
-    if kernel.out_size:
-        lines += ["  br label %nan", "nan:",
-                  "  %i = phi i64 [ 0, %fail ], [ %i1, %nan ]",
-                  "  %q = getelementptr inbounds double, ptr %out, i64 %i",
-                  f"  store double {NAN}, ptr %q, align 8",
-                  "  %i1 = add i64 %i, 1",
-                  f"  %done = icmp eq i64 %i1, {kernel.out_size}",
-                  "  br i1 %done, label %exit, label %nan", "exit:"]
-    return _define(f"define void @{name}({params}) #1", lines)
+        call_shards(ir.Constant(PTR, None))
+        b.ret_void()
+        return fn
+    malloc = module.globals.get("malloc") or ir.Function(module, ir.FunctionType(PTR, [I64]), "malloc")
+    free = module.globals.get("free") or ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR]), "free")
+    malloc.return_value.attributes.add("noalias")
+    scratch = b.call(malloc, [ir.Constant(I64, 8 * nslots)], name="s")
+    nomem = b.icmp_unsigned("==", scratch, ir.Constant(PTR, None))
+    run, fail = fn.append_basic_block("run"), fn.append_basic_block("fail")
+    b.cbranch(nomem, fail, run)
+    b.position_at_end(run)
+    call_shards(scratch)
+    b.call(free, [scratch])
+    b.ret_void()
+    b.position_at_end(fail)
+    if kernel.out_size:   # NaN in every output: the drivers report non-finite values
+        loop, done = fn.append_basic_block("nan"), fn.append_basic_block("exit")
+        b.branch(loop)
+        b.position_at_end(loop)
+        i = b.phi(I64)
+        i.add_incoming(ir.Constant(I64, 0), fail)
+        b.store(NAN, b.gep(out, [i], inbounds=True, source_etype=DOUBLE), align=8)
+        i1 = b.add(i, ir.Constant(I64, 1))
+        i.add_incoming(i1, loop)
+        b.cbranch(b.icmp_unsigned("==", i1, ir.Constant(I64, kernel.out_size)), done, loop)
+        b.position_at_end(done)
+    b.ret_void()
+    return fn
 
 
-_RUNTIME = {
-    "malloc": "declare noalias ptr @malloc(i64)",
-    "free": "declare void @free(ptr)",
-    "memset": "declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)",
-}
-_ATTRIBUTES = ("attributes #0 = { nounwind willreturn memory(none) }\n"
-               "attributes #1 = { nounwind }\n"
-               "attributes #2 = { noinline nounwind }")
+def declarations(module: ir.Module) -> dict:
+    """``{name: text}`` of the functions ``module`` declares (intrinsics, libm, malloc)."""
+    return {g.name: str(g).strip() for g in module.globals.values()
+            if isinstance(g, ir.Function) and g.is_declaration}
 
 
-def module_text(header: str, kernel_texts: list, calls: set) -> str:
-    """Assemble the module: header comment, declarations, kernels, attribute groups."""
-    decls = [_RUNTIME[c] if c in _RUNTIME else declaration(c) for c in sorted(calls)]
-    return "\n\n".join([header.rstrip(), "\n".join(decls), *kernel_texts, _ATTRIBUTES]) + "\n"
+def module_text(header: str, kernel_texts: list, decls) -> str:
+    """Assemble the module text: header comment, declarations (a module, or
+    :func:`declarations` of the modules the kernels were built in), the kernels'
+    function texts (each serialized once by llvmlite)."""
+    if isinstance(decls, ir.Module):
+        decls = declarations(decls)
+    return "\n\n".join([header.rstrip(), "\n".join(decls[n] for n in sorted(decls)), *kernel_texts]) + "\n"

@@ -49,7 +49,7 @@ def _target_machine(cpu: str, opt: int):
     """``(target machine, description)`` for the kernels' object code."""
     import llvmlite.binding as llvm
 
-    from ..backends.llvm.backend import _host, _target_machine as host_machine
+    from ..backends.llvm.backend import host as _host, target_machine as host_machine
     triple, host_cpu, host_features = _host()
     if cpu == "host":
         tm = host_machine(opt)
@@ -105,7 +105,7 @@ def export(model_or_system, target: str = "python", out=".", *, name: str | None
     ExportResult
         ``directory``, ``library``, ``manifest`` and ``timings`` (seconds).
     """
-    from ..backends.llvm.backend import LLVMBackend, _compile_module
+    from ..backends.llvm.backend import LLVMBackend, compile_module as _compile_module
     if target == "cuda":  # CUDA C source: PDE stencil kernels, or ODE ensemble solvers
         from ..backends.cuda.stencil_cexport import export_cuda_target
         t0 = time.perf_counter()

@@ -1,7 +1,7 @@
-"""LLVM rendering of the optimization kernels (textual LLVM IR through llvmlite).
+"""LLVM rendering of the optimization kernels (llvmlite's IR builder).
 
 The same backend-neutral jobs as :mod:`symgen.opt.emit` (one loop nest per family),
-written as LLVM IR with the expression builder of the LLVM backend
+built as LLVM IR with the expression builder of the LLVM backend
 (:class:`symgen.backends.llvm.emitter.FunctionBuilder`): loop counters and the
 accumulator live in ``alloca`` slots that LLVM's ``mem2reg`` promotes; slot values are
 loaded at the affine positions ``const + coef . i``.  Compiling a module of five small
@@ -24,8 +24,8 @@ from .emit import KERNEL_NAMES, SLOT_BASE, WEIGHT, kernel_jobs, lowered
 
 __all__ = ["emit_llvm", "build_llvm", "write_pending_libraries"]
 
-_PARAMS = "ptr noalias nocapture readonly %x, ptr noalias nocapture readonly %p, " \
-          "ptr noalias nocapture readonly %w, ptr noalias nocapture %out"
+_IN = ("noalias", "nocapture", "readonly")
+_PARAMS = [("x", _IN), ("p", _IN), ("w", _IN), ("out", ("noalias", "nocapture"))]
 
 
 def _sanitize(text: str) -> str:
@@ -33,24 +33,36 @@ def _sanitize(text: str) -> str:
 
 
 class _Kernel:
-    """Lines of one LLVM function under construction."""
+    """One LLVM function under construction (an expression builder plus loop plumbing)."""
 
-    def __init__(self, name: str):
-        from ..backends.llvm.emitter import FunctionBuilder
-        self.name = name
+    def __init__(self, module, symbol: str):
+        from llvmlite import ir
+
+        from ..backends.llvm import emitter as E
+        self.ir, self.E = ir, E
+        fn = E.define(module, symbol, [(E.PTR, attrs, name) for name, attrs in _PARAMS])
+        self.fn = fn
+        self.arg = {name: a for (name, _), a in zip(_PARAMS, fn.args)}
         self.slots: dict = {}
-        self.b = FunctionBuilder(self._resolve)
-        self.allocas: list = []
-        self._label = 0
+        self.b = E.FunctionBuilder(fn, self._resolve)
+        self._allocas = ir.IRBuilder(fn.blocks[0])
 
-    def label(self, text):
-        self._label += 1
-        return f"{text}{self._label}"
+    def alloca(self, typ):
+        """A stack slot at the top of the entry block (promoted to a register by LLVM)."""
+        self._allocas.position_at_start(self.fn.blocks[0])
+        slot = self.E.alloca(self._allocas, typ)
+        # the expression builder keeps its position as an index: re-anchor it at the end
+        self.b.ir.position_at_end(self.b.ir.block)
+        return slot
 
-    def alloca(self, kind: str) -> str:
-        name = f"%a{len(self.allocas)}"
-        self.allocas.append(f"  {name} = alloca {kind}, align 8")
-        return name
+    def place(self, block) -> None:
+        """Append ``block`` (made with :meth:`later`) to the function and continue there."""
+        self.fn.blocks.append(block)
+        self.b.ir.position_at_end(block)
+
+    def later(self):
+        """A block placed later by :meth:`place` (blocks appear in the order of the code)."""
+        return self.ir.Block(parent=self.fn)
 
     def _resolve(self, b, sym):
         op = self.slots.get(sym)
@@ -59,120 +71,125 @@ class _Kernel:
             raise BackendError("expression contains a symbol the kernel does not know", symbol=str(sym))
         return op() if callable(op) else op
 
-    def index(self, const: int, coef, ivs) -> str:
-        """i64 operand ``const + sum coef_k * iv_k``."""
-        acc = str(int(const))
+    def i64(self, value: int):
+        return self.ir.Constant(self.E.I64, int(value))
+
+    def index(self, const: int, coef, ivs):
+        """i64 value ``const + sum coef_k * iv_k``."""
+        bi = self.b.ir
+        acc = self.i64(const)
         for c, iv in zip(coef, ivs):
             if c:
-                term = iv if c == 1 else self.b.instr(f"mul i64 {iv}, {int(c)}")
-                acc = self.b.instr(f"add i64 {acc}, {term}")
+                term = iv if c == 1 else bi.mul(iv, self.i64(c))
+                acc = bi.add(acc, term)
         return acc
 
-    def gep(self, base: str, idx: str) -> str:
-        return self.b.instr(f"getelementptr inbounds double, ptr {base}, i64 {idx}")
+    def load(self, base: str, idx):
+        return self.b.ir.load(self.b.element(self.arg[base], idx), typ=self.E.DOUBLE, align=8)
+
+    def add_to(self, ptr, v) -> None:
+        bi = self.b.ir
+        old = bi.load(ptr, typ=self.E.DOUBLE, align=8)
+        bi.store(bi.fadd(old, v), ptr, align=8)
 
 
-def _job(k: _Kernel, job, acc: str | None):
+def _job(k: _Kernel, job, acc):
     fam = job.family
-    b = k.b
+    b, bi, E = k.b, k.b.ir, k.E
     counted = any(o.mode == "coo" for o in job.outputs)
     rc = None
     if counted:
-        rc = k.alloca("i64")
-        b.stmt(f"store i64 0, ptr {rc}, align 8")
-    ivp = [k.alloca("i64") for _ in fam.indices]
+        rc = k.alloca(E.I64)
+        bi.store(k.i64(0), rc, align=8)
+    ivp = [k.alloca(E.I64) for _ in fam.indices]
     exits = []
-    b.stmt(f"; family: {_sanitize(str(fam.label))}")
-    start = k.label("job")
-    b.stmt(f"br label %{start}")
-    b._begin(start)                   # values of this job never leak into the next
+    start = k.later()
+    bi.branch(start)
+    k.place(start)
+    b.begin(start)                    # values of this job never leak into the next
     for (lo, hi), p in zip(fam.limits, ivp):
-        head, body, done = k.label("head"), k.label("body"), k.label("done")
-        b.stmt(f"store i64 {lo}, ptr {p}, align 8")
-        b.stmt(f"br label %{head}")
-        b.lines.append(f"{head}:")
-        iv = b.instr(f"load i64, ptr {p}, align 8")
-        cond = b.instr(f"icmp sle i64 {iv}, {hi}")
-        b.stmt(f"br i1 {cond}, label %{body}, label %{done}")
-        b._begin(body)
+        head, body, done = k.later(), k.later(), k.later()
+        bi.store(k.i64(lo), p, align=8)
+        bi.branch(head)
+        k.place(head)
+        iv = bi.load(p, typ=E.I64, align=8)
+        bi.cbranch(bi.icmp_signed("<=", iv, k.i64(hi)), body, done)
+        k.place(body)
+        b.begin(body)
         exits.append((p, head, done))
-    ivs = [b.instr(f"load i64, ptr {p}, align 8") for p in ivp]
+    ivs = [bi.load(p, typ=E.I64, align=8) for p in ivp]
     temps, outs = lowered(job)
     k.slots = {}
     for s in fam.slots:
-        base = "%" + SLOT_BASE[s.kind]
+        base = SLOT_BASE[s.kind]
 
         def load(s=s, base=base):
-            return b.instr(f"load double, ptr {k.gep(base, k.index(s.const, s.coef, ivs))}, align 8")
+            return k.load(base, k.index(s.const, s.coef, ivs))
         k.slots[s.symbol] = load
     for ix, iv in zip(fam.indices, ivs):
-        k.slots[ix] = (lambda iv=iv: b.instr(f"sitofp i64 {iv} to double"))
+        k.slots[ix] = (lambda iv=iv: bi.sitofp(iv, E.DOUBLE))
     row = None
     if fam.row_loops or job.weight == "lambda" or any(o.mode == "row" for o in job.outputs):
-        row = str(fam.row0)
+        row = k.i64(fam.row0)
         stride = 1
         for j in range(fam.row_loops - 1, -1, -1):
             lo, hi = fam.limits[j]
-            d = b.instr(f"sub i64 {ivs[j]}, {lo}")
-            d = b.instr(f"mul i64 {d}, {stride}") if stride != 1 else d
-            row = b.instr(f"add i64 {row}, {d}")
+            d = bi.sub(ivs[j], k.i64(lo))
+            d = bi.mul(d, k.i64(stride)) if stride != 1 else d
+            row = bi.add(row, d)
             stride *= hi - lo + 1
     if job.weight == "sigma":
-        k.slots[WEIGHT] = lambda: b.instr(f"load double, ptr {k.gep('%w', '0')}, align 8")
+        k.slots[WEIGHT] = lambda: k.load("w", k.i64(0))
     elif job.weight == "lambda":
-        k.slots[WEIGHT] = lambda: b.instr(f"load double, ptr {k.gep('%w', b.instr(f'add i64 {row}, 1'))}, align 8")
+        k.slots[WEIGHT] = lambda: k.load("w", bi.add(row, k.i64(1)))
     for s, e in temps:
         b.bind(s, b.value(e))
-    r = b.instr(f"load i64, ptr {rc}, align 8") if counted else None
+    r = bi.load(rc, typ=E.I64, align=8) if counted else None
     for o, e in zip(job.outputs, outs):
         v = b.value(e)
         if o.mode == "acc":
-            old = b.instr(f"load double, ptr {acc}, align 8")
-            b.stmt(f"store double {b.instr(f'fadd double {old}, {v}')}, ptr {acc}, align 8")
+            k.add_to(acc, v)
             continue
         if o.mode == "slot":
             s = fam.slots[o.target]
-            ptr = k.gep("%out", k.index(s.const, s.coef, ivs))
+            ptr = b.element(k.arg["out"], k.index(s.const, s.coef, ivs))
         elif o.mode == "row":
-            ptr = k.gep("%out", row)
+            ptr = b.element(k.arg["out"], row)
         else:
             off, kk, e_ = o.target
-            t = b.instr(f"mul i64 {r}, {kk}")
-            t = b.instr(f"add i64 {t}, {off + e_}")
-            b.stmt(f"store double {v}, ptr {k.gep('%out', t)}, align 8")
+            t = bi.add(bi.mul(r, k.i64(kk)), k.i64(off + e_))
+            bi.store(v, b.element(k.arg["out"], t), align=8)
             continue
-        old = b.instr(f"load double, ptr {ptr}, align 8")
-        b.stmt(f"store double {b.instr(f'fadd double {old}, {v}')}, ptr {ptr}, align 8")
+        k.add_to(ptr, v)
     if counted:
-        b.stmt(f"store i64 {b.instr(f'add i64 {r}, 1')}, ptr {rc}, align 8")
+        bi.store(bi.add(r, k.i64(1)), rc, align=8)
     for p, head, done in reversed(exits):
-        iv = b.instr(f"load i64, ptr {p}, align 8")
-        b.stmt(f"store i64 {b.instr(f'add i64 {iv}, 1')}, ptr {p}, align 8")
-        b._end(head)
-        b.lines.append(f"{done}:")
-    after = k.label("next")
-    b._end(after)
-    b.lines.append(f"{after}:")
+        iv = bi.load(p, typ=E.I64, align=8)
+        bi.store(bi.add(iv, k.i64(1)), p, align=8)
+        b.end(head)
+        k.place(done)
+    after = k.later()
+    b.end(after)
+    k.place(after)
 
 
-def _function(system: OptSystem, name: str, symbol: str):
+def _function(module, system: OptSystem, name: str, symbol: str):
     jobs, nout, zero = kernel_jobs(system, name)
-    k = _Kernel(name)
-    b = k.b
+    k = _Kernel(module, symbol)
+    E, bi = k.E, k.b.ir
     if zero:
-        b.calls.add("memset")
-        b.stmt(f"call void @llvm.memset.p0.i64(ptr align 8 %out, i8 0, i64 {8 * nout}, i1 false)")
+        from ..backends.llvm.module import zero_fill
+        zero_fill(module, bi, k.arg["out"], nout)
     acc = None
     if name == "obj":
-        acc = k.alloca("double")
-        b.stmt(f"store double 0.0, ptr {acc}, align 8")
+        acc = k.alloca(E.DOUBLE)
+        bi.store(E.ZERO, acc, align=8)
     for job in jobs:
         _job(k, job, acc)
     if acc is not None:
-        b.stmt(f"store double {b.instr(f'load double, ptr {acc}, align 8')}, ptr %out, align 8")
-    body = b.lines[:1] + k.allocas + b.lines[1:]
-    text = "\n".join([f"define void @{symbol}({_PARAMS}) #1 {{", *body, "  ret void", "}"])
-    return text, nout, b.calls
+        bi.store(bi.load(acc, typ=E.DOUBLE, align=8), k.arg["out"], align=8)
+    bi.ret_void()
+    return k.fn, nout
 
 
 def function_symbol(key: str, name: str) -> str:
@@ -181,17 +198,17 @@ def function_symbol(key: str, name: str) -> str:
 
 def emit_llvm(system: OptSystem, key: str, version: str):
     """LLVM module text holding the five kernels, and ``{name: out_size}``."""
-    from ..backends.llvm.module import module_text
-    texts, sizes, calls = [], {}, set()
+    from ..backends.llvm.module import module_text, new_module
+    module = new_module()
+    texts, sizes = [], {}
     for name in KERNEL_NAMES:
-        text, nout, c = _function(system, name, function_symbol(key, name))
-        texts.append(f"; kernel {name}\n" + text)
+        fn, nout = _function(module, system, name, function_symbol(key, name))
+        texts.append(f"; kernel {name}\n" + str(fn).rstrip())
         sizes[name] = nout
-        calls |= c
-    header = (f"; Generated by symgen {version} (llvm backend, optimization kernels). Do not edit.\n"
+    header = (f"; Generated by symgen {version} (llvm backend, llvmlite.ir, optimization kernels). Do not edit.\n"
               f"; model: {_sanitize(system.ir.name)}\n; content hash: {key}\n"
               "; symbols are generated; model names appear in comments only, sanitized.")
-    return module_text(header, texts, calls), sizes
+    return module_text(header, texts, module), sizes
 
 
 def _kernel_class():
@@ -245,8 +262,8 @@ def write_pending_libraries() -> None:
         if lib.exists():
             continue
         try:
-            tm = lb._target_machine(opt_level)
-            lb._link(cc, tm.emit_object(lb._compile_module(text, tm, opt_level, {})), lib, {})
+            tm = lb.target_machine(opt_level)
+            lb.link(cc, tm.emit_object(lb.compile_module(text, tm, opt_level, {})), lib, {})
         except Exception:  # noqa: BLE001  (a cache that is not written is compiled again later)
             pass
 
@@ -257,17 +274,17 @@ def build_llvm(text: str, key: str, directory: Path | None, opt_level: int = 1) 
     import ctypes
 
     from ..backends.llvm import backend as lb
-    tm = lb._target_machine(opt_level)
-    digest = hashlib.sha256(text.encode() + b"\0" + lb._fingerprint(tm, opt_level).encode()).hexdigest()
+    tm = lb.target_machine(opt_level)
+    digest = hashlib.sha256(text.encode() + b"\0" + lb.fingerprint(tm, opt_level).encode()).hexdigest()
     symbols = {n: function_symbol(key, n) for n in KERNEL_NAMES}
     timings: dict = {}
     tag = f"opt:{digest}"
-    if tag in lb._LOADED:
-        return lb._LOADED[tag]
+    if tag in lb.LOADED:
+        return lb.LOADED[tag]
     cc = shutil.which("cc")
     if directory is None or cc is None:
-        mod = lb._compile_module(text, tm, opt_level, timings)
-        owner, addrs = lb._jit(mod, opt_level, symbols.values(), timings)
+        mod = lb.compile_module(text, tm, opt_level, timings)
+        owner, addrs = lb.jit(mod, opt_level, symbols.values(), timings)
     else:
         directory.mkdir(parents=True, exist_ok=True)
         lib = directory / f"opt-kernels-{digest[:20]}.so"
@@ -277,10 +294,10 @@ def build_llvm(text: str, key: str, directory: Path | None, opt_level: int = 1) 
         else:
             # a new model: JIT in this process now (no object file, no linker run on the
             # way to the first solve); the cached library is written when the process exits
-            mod = lb._compile_module(text, tm, opt_level, timings)
-            owner, addrs = lb._jit(mod, opt_level, symbols.values(), timings)
+            mod = lb.compile_module(text, tm, opt_level, timings)
+            owner, addrs = lb.jit(mod, opt_level, symbols.values(), timings)
             _defer_library(lib, text, opt_level, cc)
     cls = _kernel_class()
     out = {n: cls(n, addrs[symbols[n]], owner) for n in KERNEL_NAMES}
-    lb._LOADED[tag] = out
+    lb.LOADED[tag] = out
     return out

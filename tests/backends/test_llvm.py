@@ -150,7 +150,7 @@ def test_lorenz_kernels_match_finite_differences_and_numba(lorenz_models):
         np.testing.assert_allclose(ml.residual(t, y, yp, p), mn.residual(t, y, yp, p), rtol=1e-14)
         np.testing.assert_allclose(ml.observed_values([t], [y], p), mn.observed_values([t], [y], p),
                                    rtol=1e-14)
-    assert "define void @symgen_" in ml.source("rhs") and "def rhs" in mn.source("rhs")
+    assert 'define void @"symgen_' in ml.source("rhs") and "def rhs" in mn.source("rhs")
 
 
 def test_lorenz_solve_matches_numba(lorenz_models):
@@ -204,10 +204,10 @@ def test_large_kernel_is_sharded_and_matches_numpy(tmp_path):
     kset = _chain_kset(n)
     backend = LLVMBackend()
     src = backend.emit(kset, "f" * 64, sg.__version__)
-    nshards = src.text.count("define internal void @symgen_ffffffffffffffff_rhs_s")
+    nshards = src.text.count('define internal void @"symgen_ffffffffffffffff_rhs_s')
     assert nshards > 1
     # temporaries cross shard boundaries through a scratch array (stack or heap by size)
-    assert "%s = alloca double" in src.text or "call ptr @malloc" in src.text
+    assert '%"s" = alloca double' in src.text or 'call ptr @"malloc"' in src.text
     assert backend.emit(kset, "f" * 64, sg.__version__).text == src.text  # deterministic
     mod = backend.build(src, tmp_path)
     assert mod.compiled and mod.path.exists()
@@ -374,7 +374,7 @@ def test_large_scratch_arrays_go_to_the_heap(tmp_path, monkeypatch):
     kset = _chain_kset(n)
     backend = LLVMBackend()
     src = backend.emit(kset, "e" * 64, sg.__version__)
-    assert "call ptr @malloc" in src.text and "alloca" not in src.text
+    assert 'call ptr @"malloc"' in src.text and "alloca" not in src.text
     mod = backend.build(src, tmp_path)
     y, p = np.random.default_rng(1).uniform(-2, 2, n), np.array([0.7, 1.3])
     out = np.full(n, np.nan)
