@@ -29,7 +29,10 @@ import sympy as sp
 from symgen.errors import BackendError
 
 from .printer import CudaCPrinter
-from .stencil_emit import KINDS, _ENV, _Emitter, _comment, _extent, _first, _label, _ranged, bulk_region
+from symgen.pde.codegen import small_integer_power
+
+from .stencil_emit import (KINDS, _ENV, _Emitter, _comment, _extent, _first, _label, _ranged, bulk_region,
+                           point_names)
 
 __all__ = ["render_stencil_cu", "export_stencil_cu", "StencilCPrinter"]
 
@@ -40,13 +43,8 @@ class StencilCPrinter(CudaCPrinter):
     """CUDA C printer with small integer powers as products (no ``pow`` in kernels)."""
 
     def _print_Pow(self, expr):
-        b, e = expr.args
-        if e.is_Integer and 2 <= int(e) <= 4:
-            s = self.parenthesize(b, 100)
-            return "(" + "*".join([s] * int(e)) + ")"
-        if e.is_Integer and -4 <= int(e) <= -2:
-            return f"(T(1.0)/({self._print(b ** (-e))}))"
-        return super()._print_Pow(expr)
+        s = small_integer_power(self, expr, "T(1.0)", least_negative=-2)
+        return s if s is not None else super()._print_Pow(expr)
 
 
 def _shifted_c(a: int, cls, s: int) -> str:
@@ -94,11 +92,7 @@ class _CEmitter(_Emitter):
             if x in syms:
                 first = "0" if ss.axes[a][1] else "1"
                 lines.append(f"{ind}const T x{a} = lo{a} + T(i{a} + {first}) * h{a};")
-        m = {ss.t: "t"}
-        m.update({s: f"q{j}" for j, s in enumerate(ss.params)})
-        m.update({x: f"x{a}" for a, x in enumerate(ss.coords)})
-        m.update({h: f"h{a}" for a, h in enumerate(ss.spacings)})
-        m.update({g: f"g{a}" for a, g in enumerate(self.inv)})
+        m = point_names(ss, self.inv)
         for j, (sym, ref) in enumerate(ss.neighbors):
             if sym in syms:
                 m[sym] = f"u{j}"

@@ -26,6 +26,7 @@ from __future__ import annotations
 import jinja2
 import sympy as sp
 
+from symgen.pde.codegen import small_integer_power
 from symgen.pde.ir import StencilSystem
 
 from .printer import DevicePrinter
@@ -46,17 +47,24 @@ class StencilDevicePrinter(DevicePrinter):
     """Device printer with small integer powers as products (no ``pow`` in kernels)."""
 
     def _print_Pow(self, expr, rational=False):
-        b, e = expr.args
-        if e.is_Integer and 2 <= int(e) <= 4:
-            s = self.parenthesize(b, 100)
-            return "(" + "*".join([s] * int(e)) + ")"
-        if e.is_Integer and -4 <= int(e) <= -1:
-            return f"(F(1.0)/({self._print(b ** (-e))}))"
-        return super()._print_Pow(expr, rational)
+        s = small_integer_power(self, expr, "F(1.0)")
+        return s if s is not None else super()._print_Pow(expr, rational)
 
 
 def _ranged(cls) -> bool:
     return cls.kind in ("in", "pw")
+
+
+def point_names(ss: StencilSystem, inv) -> dict:
+    """Generated names of the symbols a point function reads besides its neighbours:
+    ``t``, parameters ``q<k>``, coordinates ``x<a>``, spacings ``h<a>`` and their
+    reciprocals ``g<a>`` (shared by the numba.cuda and the CUDA C stencil emitters)."""
+    m = {ss.t: "t"}
+    m.update({s: f"q{k}" for k, s in enumerate(ss.params)})
+    m.update({x: f"x{a}" for a, x in enumerate(ss.coords)})
+    m.update({h: f"h{a}" for a, h in enumerate(ss.spacings)})
+    m.update({g: f"g{a}" for a, g in enumerate(inv)})
+    return m
 
 
 def bulk_region(ss: StencilSystem) -> int:
@@ -170,11 +178,7 @@ class _Emitter:
             if x in syms:
                 first = "0" if ss.axes[a][1] else "1"
                 lines.append(f"{ind}x{a} = lo{a} + F(i{a} + {first}) * h{a}")
-        m = {ss.t: "t"}
-        m.update({s: f"q{k}" for k, s in enumerate(ss.params)})
-        m.update({x: f"x{a}" for a, x in enumerate(ss.coords)})
-        m.update({h: f"h{a}" for a, h in enumerate(ss.spacings)})
-        m.update({g: f"g{a}" for a, g in enumerate(self.inv)})
+        m = point_names(ss, self.inv)
         for k, (sym, ref) in enumerate(ss.neighbors):
             if sym in syms:
                 m[sym] = f"u{k}"

@@ -46,17 +46,26 @@ _ENV = jinja2.Environment(loader=jinja2.PackageLoader("symgen.templates", "."),
                           undefined=jinja2.StrictUndefined)
 
 
+def small_integer_power(printer, expr, one: str, most_negative: int = -4, least_negative: int = -1):
+    """``b**e`` printed without a ``pow`` call when ``e`` is a small integer (products, or
+    ``one`` over a product for ``most_negative <= e <= least_negative``); ``None``
+    otherwise.  Shared by the stencil printers of every target (``one`` is the target's
+    literal 1 of the right precision)."""
+    b, e = expr.args
+    if e.is_Integer and 2 <= int(e) <= 4:
+        s = printer.parenthesize(b, 100)
+        return "(" + "*".join([s] * int(e)) + ")"
+    if e.is_Integer and most_negative <= int(e) <= least_negative:
+        return f"({one}/({printer._print(b ** (-e))}))"
+    return None
+
+
 class StencilPrinter(NumbaPrinter):
     """NumbaPrinter with small integer powers as products (no ``pow`` calls in loops)."""
 
     def _print_Pow(self, expr, rational=False):
-        b, e = expr.args
-        if e.is_Integer and 2 <= int(e) <= 4:
-            s = self.parenthesize(b, 100)
-            return "(" + "*".join([s] * int(e)) + ")"
-        if e.is_Integer and -4 <= int(e) <= -1:
-            return f"(1.0/({self._print(b ** (-e))}))"
-        return super()._print_Pow(expr, rational)
+        s = small_integer_power(self, expr, "1.0")
+        return s if s is not None else super()._print_Pow(expr, rational)
 
 
 def _axis_index(a: int, cls, s: int, wrapped: dict) -> str:
