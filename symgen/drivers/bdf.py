@@ -60,7 +60,7 @@ GROW_MIN = 1.5        # a step-size increase smaller than this is not worth a ch
 KRYLOV_RESTART = 20   # GMRES restart length
 KRYLOV_MAXITER = 60   # GMRES iterations per Newton iteration at most
 KRYLOV_TOL = 0.05     # GMRES tolerance as a fraction of the Newton tolerance (CVODE's eplifac)
-NEWTON_COEF = 0.1     # Newton stops when its remaining error is below this fraction of the error test
+NEWTON_COEF = 0.03    # Newton stops when its remaining error is below this fraction of the error test
 CRATE_DOWN = 0.3      # the convergence-rate estimate decays at most by this factor per iteration
 NEWTON_DIVERGE = 2.0  # a correction this much larger than the previous one is divergence
 
